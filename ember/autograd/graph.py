@@ -1,0 +1,1 @@
+from ..runtime.autograd import Node  # noqa: F401

@@ -1,0 +1,122 @@
+"""no_grad / enable_grad / set_grad_enabled / inference_mode: context managers that are
+also decorators, over the engine's thread-local grad state."""
+from __future__ import annotations
+
+import functools
+import inspect
+
+from ...runtime.autograd import STATE
+
+
+class _Mode:
+    """Base: subclasses say what the state is inside (`_enter_state`)."""
+
+    def __call__(self, fn):
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def gen(*a, **kw):
+                g = fn(*a, **kw)
+                with self.__class__(*self._args()):
+                    resp = g.send(None)
+                while True:
+                    try:
+                        with self.__class__(*self._args()):
+                            msg = yield resp
+                            resp = g.send(msg)
+                    except StopIteration as e:
+                        return e.value
+            return gen
+
+        @functools.wraps(fn)
+        def wrapper(*a, **kw):
+            with self.__class__(*self._args()):
+                return fn(*a, **kw)
+        return wrapper
+
+    def _args(self):
+        return ()
+
+    def __enter__(self):
+        self._prev = (STATE.enabled, STATE.inference)
+        self._enter_state()
+        return self
+
+    def __exit__(self, *exc):
+        STATE.enabled, STATE.inference = self._prev
+        return False
+
+    def clone(self):
+        return self.__class__(*self._args())
+
+
+class no_grad(_Mode):
+    def __new__(cls, orig_func=None):
+        self = super().__new__(cls)
+        if orig_func is not None:  # used as @no_grad without parentheses
+            self.__init__()
+            return self(orig_func)
+        return self
+
+    def _enter_state(self):
+        STATE.enabled = False
+
+
+class enable_grad(_Mode):
+    def __new__(cls, orig_func=None):
+        self = super().__new__(cls)
+        if orig_func is not None:
+            self.__init__()
+            return self(orig_func)
+        return self
+
+    def _enter_state(self):
+        STATE.enabled = True
+
+
+class set_grad_enabled(_Mode):
+    """Takes effect immediately (as a function call) and also works as a context manager."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self._prev = (STATE.enabled, STATE.inference)
+        STATE.enabled = self.mode
+
+    def _args(self):
+        return (self.mode,)
+
+    def _enter_state(self):
+        STATE.enabled = self.mode
+
+    def __enter__(self):
+        # the state was already set in __init__; restore to what it was before that
+        return self
+
+
+class inference_mode(_Mode):
+    def __new__(cls, mode=True):
+        self = super().__new__(cls)
+        if callable(mode):  # @inference_mode without parentheses
+            self.__init__(True)
+            return self(mode)
+        return self
+
+    def __init__(self, mode=True):
+        self.mode = bool(mode)
+
+    def _args(self):
+        return (self.mode,)
+
+    def _enter_state(self):
+        if self.mode:
+            STATE.enabled = False
+            STATE.inference = True
+        else:
+            STATE.inference = False
+
+
+def is_grad_enabled() -> bool:
+    return STATE.enabled
+
+
+def is_inference_mode_enabled() -> bool:
+    return STATE.inference

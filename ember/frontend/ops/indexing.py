@@ -1,0 +1,2 @@
+"""Public ops: indexing family."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""Public ops: linalg family."""
+__all__ = []

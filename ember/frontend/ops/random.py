@@ -1,0 +1,2 @@
+"""Public ops: random family."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""Public ops: sorting family."""
+__all__ = []

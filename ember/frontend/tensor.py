@@ -1,0 +1,387 @@
+"""The Tensor: a NumPy array (CPU storage) plus autograd metadata.
+
+Views share the array's memory *and* a version counter (`_version`, a one-element list),
+so an in-place write through any alias is seen by autograd's saved-tensor checks.
+Most methods are installed by the op modules in `ember.frontend.ops` from their
+`METHODS` tables, so this file owns only identity, metadata and autograd plumbing.
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from ..ir import dtypes as D
+from ..runtime.autograd import STATE, run_backward
+from ..runtime.device import CPU
+
+_new = object.__new__
+_NP2DT = {d.np: d for d in D.ALL_DTYPES}
+
+
+class Size(tuple):
+    """torch.Size: a tuple of ints with numel()."""
+    __slots__ = ()
+
+    def numel(self):
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __repr__(self):
+        return f"ember.Size([{', '.join(map(str, self))}])"
+
+    def __getitem__(self, i):
+        r = tuple.__getitem__(self, i)
+        return Size(r) if isinstance(i, slice) else r
+
+
+class Tensor:
+    __slots__ = ("_data", "_requires_grad", "_grad", "_grad_fn", "_out_idx", "_version",
+                 "_base", "_hooks", "_retains_grad", "__weakref__", "__dict__")
+
+    # NumPy defers to our reflected operators (ndarray + Tensor -> Tensor.__radd__)
+    __array_priority__ = 1000
+    __array_ufunc__ = None
+
+    def __new__(cls, *args, **kwargs):
+        # ember.Tensor(2, 3) / ember.Tensor([1, 2]) as in PyTorch (float32 storage)
+        from .ops.creation import _legacy_tensor_new
+        return _legacy_tensor_new(cls, *args, **kwargs)
+
+    # ------------------------------------------------------------ metadata
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._data.shape)
+        from ..ir.ops import normalize_dim
+        return self._data.shape[normalize_dim(dim, self._data.ndim, "size")]
+
+    @property
+    def dtype(self):
+        return _NP2DT[self._data.dtype]
+
+    @property
+    def device(self):
+        return CPU
+
+    @property
+    def is_cuda(self):
+        return False
+
+    @property
+    def is_cpu(self):
+        return True
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def dim(self):
+        return self._data.ndim
+
+    ndimension = dim
+
+    def numel(self):
+        return self._data.size
+
+    nelement = numel
+
+    def element_size(self):
+        return self._data.itemsize
+
+    @property
+    def itemsize(self):
+        return self._data.itemsize
+
+    @property
+    def nbytes(self):
+        return self._data.nbytes
+
+    def stride(self, dim=None):
+        isz = self._data.itemsize
+        st = tuple(s // isz for s in self._data.strides)
+        if self._data.size <= 1 or 0 in self._data.shape:
+            st = _contiguous_strides(self._data.shape)
+        return st if dim is None else st[dim]
+
+    def storage_offset(self):
+        base = self._data
+        while isinstance(base.base, np.ndarray):
+            base = base.base
+        off = self._data.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+        return off // self._data.itemsize
+
+    def data_ptr(self):
+        return self._data.__array_interface__["data"][0]
+
+    def is_contiguous(self, memory_format=None):
+        return self._data.flags.c_contiguous
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f" or self.dtype.is_floating_point
+
+    def is_complex(self):
+        return False
+
+    @property
+    def is_leaf(self):
+        return self._grad_fn is None
+
+    @property
+    def grad_fn(self):
+        return self._grad_fn
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        if self._grad_fn is not None:
+            if not flag:
+                raise RuntimeError("you can only change requires_grad flags of leaf variables. If "
+                                   "you want to use a computed variable in a subgraph that doesn't "
+                                   "require differentiation use var_no_grad = var.detach().")
+            return
+        if flag and not self.dtype.is_floating_point:
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients, got "
+                               f"{self.dtype}")
+        self._requires_grad = bool(flag)
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, g):
+        if g is not None:
+            if not isinstance(g, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
+                                f"type {type(g).__name__}")
+            if g.shape != self.shape:
+                raise RuntimeError(f"assigned grad has data of a different size: {tuple(g.shape)} vs "
+                                   f"{tuple(self.shape)}")
+            if g.dtype is not self.dtype:
+                raise RuntimeError(f"assigned grad has data of a different type: {g.dtype} vs "
+                                   f"{self.dtype}")
+        self._grad = g
+
+    @property
+    def data(self):
+        return _wrap(self._data, self._version)
+
+    @data.setter
+    def data(self, other):
+        self._data = other._data
+
+    @property
+    def _version_count(self):
+        return self._version[0]
+
+    @property
+    def is_inference(self):
+        return False
+
+    # ------------------------------------------------------------ conversion
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to "
+                               f"Scalar")
+        return self._data.reshape(()).item() if self.dtype is not D.bfloat16 else \
+            float(self._data.reshape(()))
+
+    def tolist(self):
+        if self.dtype is D.bfloat16:
+            return self._data.astype(np.float32).tolist()
+        return self._data.tolist()
+
+    def numpy(self, *, force=False):
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        a = self._data
+        if dtype is not None and np.dtype(dtype) != a.dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        if self._requires_grad:
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        kw = {} if max_version is None else {"max_version": max_version}
+        if copy is not None:
+            kw["copy"] = copy
+        return self._data.__dlpack__(stream=stream, **kw)
+
+    def __dlpack_device__(self):
+        return (1, 0)  # kDLCPU
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self._data.reshape(())) if self._data.size else False
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "biu" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._data.reshape(()))
+
+    def __complex__(self):
+        return complex(self.item())
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        from .printing import tensor_repr
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        if self._data.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec) if spec else repr(self)
+
+    def __reduce_ex__(self, protocol):
+        # plain pickling (used by DataLoader workers and copy): data + requires_grad only
+        return (_rebuild, (self._data, self._requires_grad))
+
+    def __deepcopy__(self, memo):
+        if self._grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                               "support the deepcopy protocol at the moment.")
+        t = _wrap(self._data.copy())
+        t._requires_grad = self._requires_grad
+        if self._grad is not None:
+            t._grad = self._grad.__deepcopy__(memo)
+        memo[id(self)] = t
+        return t
+
+    # ------------------------------------------------------------ autograd
+    def detach(self):
+        return _wrap(self._data, self._version)
+
+    def detach_(self):
+        if self._base is not None and self._base._requires_grad:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self._grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        from .autograd.api import backward
+        backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def register_hook(self, hook):
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        fn = self._grad_fn
+        if fn is None:
+            if self._hooks is None:
+                self._hooks = []
+            lst = self._hooks
+        else:
+            if fn.tensor_hooks is None:
+                fn.tensor_hooks = {}
+            lst = fn.tensor_hooks.setdefault(self._out_idx, [])
+        lst.append(hook)
+        from ..runtime.autograd import _Handle
+        return _Handle(lst, hook)
+
+    def retain_grad(self):
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        fn = self._grad_fn
+        if fn is None:
+            return
+        if fn.retained is None:
+            fn.retained = {}
+        fn.retained[self._out_idx] = weakref.ref(self)
+        self._retains_grad = True
+
+    @property
+    def retains_grad(self):
+        return self._grad_fn is not None and self._retains_grad
+
+    def _set_retained_grad(self, g, create_graph):
+        g = g if create_graph else g.detach()
+        self._grad = g if self._grad is None else self._grad + g
+
+    def _accumulate_grad(self, g, create_graph):
+        if not create_graph:
+            g = g.detach()
+        if g._data.shape != self._data.shape:
+            # gradients of expanded leaves arrive in the expanded shape
+            g = g.sum_to_size(self._data.shape)
+        if g._data.dtype != self._data.dtype:
+            g = g.to(self.dtype)
+        cur = self._grad
+        if cur is None:
+            # copy so later in-place accumulation never writes into another tensor's memory
+            self._grad = g if create_graph else _wrap(np.array(g._data, copy=True, order="K"))
+        elif create_graph or cur._requires_grad:
+            self._grad = cur + g
+        else:
+            np.add(cur._data, g._data, out=cur._data, casting="unsafe")
+            cur._version[0] += 1
+
+
+def _contiguous_strides(shape):
+    st = []
+    acc = 1
+    for d in reversed(shape):
+        st.append(acc)
+        acc *= max(d, 1)
+    return tuple(reversed(st))
+
+
+def _rebuild(data, requires_grad):
+    t = _wrap(data)
+    t._requires_grad = requires_grad
+    return t
+
+
+def _wrap(arr, version=None, cls=Tensor):
+    t = _new(cls)
+    t._data = arr
+    t._requires_grad = False
+    t._grad = None
+    t._grad_fn = None
+    t._out_idx = 0
+    t._version = [0] if version is None else version
+    t._base = None
+    t._hooks = None
+    return t
+
+
+def install_methods(table: dict):
+    """Attach op functions as Tensor methods (called by each ops module)."""
+    for name, fn in table.items():
+        setattr(Tensor, name, fn)

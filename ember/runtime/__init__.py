@@ -1,0 +1,3 @@
+"""Devices, storage, eager kernels, the autograd engine, file formats."""
+from . import device, registry, autograd  # noqa: F401
+from . import cpu  # noqa: F401  (registers the CPU kernels)

@@ -1,0 +1,125 @@
+"""Elementwise kernels. NumPy ufuncs where they match PyTorch; explicit code where not."""
+import numpy as np
+import ml_dtypes
+
+_LOW = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
+
+
+def _quiet(fn):
+    """Run without NumPy's floating-point warnings: PyTorch gives inf/nan silently."""
+    def k(*a, **kw):
+        with np.errstate(all="ignore"):
+            return fn(*a, **kw)
+    return k
+
+
+def _via_f32(fn):
+    """For functions NumPy/ml_dtypes lack for half types: compute in float32 and round
+    once, which is also what PyTorch's CPU kernels do for half and bfloat16."""
+    def k(x):
+        dt = x.dtype
+        if dt in _LOW:
+            return fn(x.astype(np.float32)).astype(dt)
+        return fn(x)
+    return k
+
+
+def _special(name):
+    def fn(x):
+        import scipy.special as sp  # imported on first use: it is slow to import
+        return getattr(sp, name)(x)
+    return fn
+
+
+def _rsqrt(x):
+    return np.reciprocal(np.sqrt(x))
+
+
+def _round(x, decimals=0):
+    if decimals == 0:
+        return np.rint(x)
+    return np.round(x, decimals)
+
+
+def _sign(x):
+    if x.dtype == np.bool_:
+        return x.copy()
+    return np.sign(x)
+
+
+def _abs(x):
+    if x.dtype == np.bool_:
+        return x.copy()
+    return np.abs(x)
+
+
+def _neg(x):
+    if x.dtype == np.bool_:
+        raise RuntimeError("neg: Negation, the `-` operator, on a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+    return np.negative(x)
+
+
+def _int_identity(np_fn):
+    def k(x):
+        if x.dtype.kind in "biu":
+            return x.copy()
+        return np_fn(x)
+    return k
+
+
+def _check_int_zero(op, fn):
+    def k(a, b):
+        if getattr(b, "dtype", np.dtype(float)).kind in "iu" and np.any(np.asarray(b) == 0):
+            raise ZeroDivisionError(f"{op}: integer division by zero")
+        return fn(a, b)
+    return k
+
+
+def _pow(a, b):
+    if a.dtype.kind in "iu" if hasattr(a, "dtype") else False:
+        if np.any(np.asarray(b) < 0):
+            raise RuntimeError("pow: Integers to negative integer powers are not allowed.")
+    return np.power(a, b)
+
+
+def _sub(a, b):
+    if getattr(a, "dtype", None) == np.bool_:
+        raise RuntimeError("sub: Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    return np.subtract(a, b)
+
+
+KERNELS = {
+    # unary, floating point
+    "exp": np.exp, "exp2": np.exp2, "expm1": np.expm1,
+    "log": _quiet(np.log), "log2": _quiet(np.log2), "log10": _quiet(np.log10),
+    "log1p": _quiet(np.log1p), "sqrt": _quiet(np.sqrt), "rsqrt": _quiet(_rsqrt),
+    "sin": np.sin, "cos": np.cos, "tan": np.tan,
+    "asin": _quiet(np.arcsin), "acos": _quiet(np.arccos), "atan": np.arctan,
+    "sinh": _quiet(np.sinh), "cosh": _quiet(np.cosh), "tanh": np.tanh,
+    "sigmoid": _via_f32(_special("expit")), "erf": _via_f32(_special("erf")),
+    "erfinv": _quiet(_via_f32(_special("erfinv"))), "reciprocal": _quiet(np.reciprocal),
+    # unary, any numeric
+    "neg": _neg, "abs": _abs, "sign": _sign,
+    "floor": _int_identity(np.floor), "ceil": _int_identity(np.ceil),
+    "round": _round, "trunc": _int_identity(np.trunc),
+    "isnan": np.isnan, "isinf": np.isinf, "logical_not": np.logical_not,
+    "bitwise_not": np.invert,
+    # binary
+    "add": np.add, "sub": _sub, "mul": np.multiply, "div": _quiet(np.true_divide),
+    "pow": _quiet(_pow), "maximum": np.maximum, "minimum": np.minimum,
+    "atan2": np.arctan2,
+    "fmod": _quiet(_check_int_zero("fmod", np.fmod)),
+    "remainder": _quiet(_check_int_zero("remainder", np.remainder)),
+    "floor_divide": _quiet(_check_int_zero("floor_divide", np.floor_divide)),
+    "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
+    "gt": np.greater, "ge": np.greater_equal,
+    "logical_and": np.logical_and, "logical_or": np.logical_or, "logical_xor": np.logical_xor,
+    "bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or, "bitwise_xor": np.bitwise_xor,
+    "bitwise_left_shift": np.left_shift, "bitwise_right_shift": np.right_shift,
+    # ternary and casts
+    "where": np.where,
+    "convert": lambda x, *, dtype: x.astype(dtype.np),
+}

@@ -1,0 +1,2 @@
+"""CPU kernels: indexing family."""
+KERNELS = {}

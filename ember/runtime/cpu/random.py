@@ -1,0 +1,2 @@
+"""CPU kernels: random family."""
+KERNELS = {}
