@@ -32,13 +32,14 @@ class OpDef:
     rule: Callable         # (*operand types, **attrs) -> tuple[TensorType, ...]
     differentiable: bool = True
     nout: int = 1
+    arity: int = 1         # tensor operands; -1 for variadic (cat, index, index_put)
 
 
 PRIMITIVES: dict[str, OpDef] = {}
 
 
-def _def(name, kind, rule, differentiable=True, nout=1):
-    PRIMITIVES[name] = OpDef(name, kind, rule, differentiable, nout)
+def _def(name, kind, rule, differentiable=True, nout=1, arity=1):
+    PRIMITIVES[name] = OpDef(name, kind, rule, differentiable, nout, arity)
 
 
 # ---------------------------------------------------------------- helpers
@@ -105,7 +106,7 @@ def _elementwise(name, nargs, result=None, allowed=(D.BOOL, D.INT, D.FLOAT), wha
             raise TypeError(f"{name}: expected {what} input, got {dt}")
         shape = broadcast_shapes(*(a.shape for a in _operand_types(args)), op=name)
         return (TensorType(shape, result or dt),)
-    _def(name, "elementwise", rule, differentiable)
+    _def(name, "elementwise", rule, differentiable, arity=nargs)
 
 
 FLOAT_ONLY = (D.FLOAT,)
@@ -130,8 +131,10 @@ for _n in ("div", "pow", "atan2"):
                  what="a floating-point" if _n != "pow" else "a numeric")
 for _n in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"):
     _elementwise(_n, 2, result=D.bool_, differentiable=False)
-for _n in ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift"):
+for _n in ("bitwise_and", "bitwise_or", "bitwise_xor"):
     _elementwise(_n, 2, allowed=INTEGRAL, what="an integral or bool", differentiable=False)
+for _n in ("bitwise_left_shift", "bitwise_right_shift"):
+    _elementwise(_n, 2, allowed=(D.INT,), what="an integral", differentiable=False)
 
 
 def _where_rule(cond, a, b, **_):
@@ -142,7 +145,7 @@ def _where_rule(cond, a, b, **_):
     return (TensorType(shape, dt),)
 
 
-_def("where", "elementwise", _where_rule)
+_def("where", "elementwise", _where_rule, arity=3)
 _def("convert", "cast", lambda x, *, dtype: (TensorType(x.shape, dtype),))
 
 
@@ -275,7 +278,7 @@ _def("permute", "movement", _permute_rule)
 _def("expand", "movement", _expand_rule)
 _def("slice", "movement", _slice_rule)
 _def("pad", "movement", _pad_rule)
-_def("cat", "movement", _cat_rule)
+_def("cat", "movement", _cat_rule, arity=-1)
 _def("flip", "movement", _flip_rule)
 _def("diagonal", "movement", _diagonal_rule)
 _def("copy", "movement", lambda x: (TensorType(x.shape, x.dtype),))
@@ -339,11 +342,11 @@ def _index_put_rule(x, values, *idxs, positions, accumulate=False):
     return (TensorType(x.shape, x.dtype),)
 
 
-_def("gather", "index", _gather_rule)
-_def("scatter", "index", _scatter_rule)          # attrs: dim, reduce in (None, 'add', 'multiply', 'amax', 'amin', 'mean')
-_def("index_select", "index", _index_select_rule)
-_def("index", "index", _index_rule)
-_def("index_put", "index", _index_put_rule)
+_def("gather", "index", _gather_rule, arity=2)
+_def("scatter", "index", _scatter_rule, arity=3)          # attrs: dim, reduce in (None, 'add', 'multiply', 'amax', 'amin', 'mean')
+_def("index_select", "index", _index_select_rule, arity=2)
+_def("index", "index", _index_rule, arity=-1)
+_def("index_put", "index", _index_put_rule, arity=-1)
 
 
 # ---------------------------------------------------------------- linear algebra
@@ -362,7 +365,7 @@ def _matmul_rule(a, b):
     return (TensorType(batch + (a.shape[-2], b.shape[-1]), dt),)
 
 
-_def("matmul", "linalg", _matmul_rule)
+_def("matmul", "linalg", _matmul_rule, arity=2)
 
 
 # ---------------------------------------------------------------- creation and random sources
@@ -371,11 +374,11 @@ def _source_rule(*_, shape, dtype, **__):
     return (TensorType(tuple(shape), dtype),)
 
 
-_def("full", "creation", _source_rule, differentiable=False)        # value
-_def("iota", "creation", _source_rule, differentiable=False)        # start, step along dim 0
-_def("uniform", "random", _source_rule, differentiable=False)       # low, high, generator
-_def("normal", "random", _source_rule, differentiable=False)        # mean, std, generator
-_def("randint", "random", _source_rule, differentiable=False)       # low, high, generator
+_def("full", "creation", _source_rule, differentiable=False, arity=0)        # value
+_def("iota", "creation", _source_rule, differentiable=False, arity=0)        # start, step along dim 0
+_def("uniform", "random", _source_rule, differentiable=False, arity=0)       # low, high, generator
+_def("normal", "random", _source_rule, differentiable=False, arity=0)        # mean, std, generator
+_def("randint", "random", _source_rule, differentiable=False, arity=0)       # low, high, generator
 _def("bernoulli", "random", lambda p, **_: (TensorType(p.shape, p.dtype),), differentiable=False)
 
 
@@ -403,4 +406,5 @@ _def("unique", "extern", lambda x, **a: (TensorType((None,), x.dtype), TensorTyp
                                           TensorType((None,), D.int64)), differentiable=False, nout=3)
 _def("multinomial", "random", lambda p, *, num_samples, **_: (
     TensorType(p.shape[:-1] + (num_samples,), D.int64),), differentiable=False)
-_def("randperm", "random", lambda *, n, dtype, **_: (TensorType((n,), dtype),), differentiable=False)
+_def("randperm", "random", lambda *, n, dtype, **_: (TensorType((n,), dtype),), differentiable=False,
+     arity=0)
