@@ -33,14 +33,32 @@ class _Ctx:
 
 def _apply_rule(node, gouts):
     ctx = node.ctx
-    ctx.saved = node.unpack_saved()
     rule = VJP[node.name]
+    saved = node.unpack_saved()
+    if STATE.enabled and rule.save:
+        saved = _with_history(node, rule.save, saved)
+    ctx.saved = saved
     if node.nout == 1:
         g = gouts[0]
         if g is None:
             return (None,) * len(node.next)
         return rule.fn(ctx, g)
     return rule.fn(ctx, *gouts)
+
+
+def _with_history(node, spec, saved):
+    """Under create_graph, saved outputs must lead back to this node (they were stored
+    without it to avoid a reference cycle), so higher derivatives flow through them."""
+    out = list(saved)
+    for k, i in enumerate(spec):
+        if i < 0 and isinstance(out[k], Tensor):
+            s = out[k]
+            r = _wrap(s._data, s._version)
+            r._grad_fn = node
+            r._out_idx = -1 - i
+            r._requires_grad = True
+            out[k] = r
+    return tuple(out)
 
 
 def _record(op, args, outs, attrs):
@@ -89,10 +107,9 @@ def _saved(args, outs, i):
     if i < 0:
         t = outs[-1 - i]
         return _wrap(t._data, t._version)
-    t = args[i]
-    if not isinstance(t, Tensor) or t._grad_fn is None:
-        return t
-    return _wrap(t._data, t._version)
+    # inputs are kept as they are: their history is needed for higher derivatives, and a
+    # node referring to its inputs forms no cycle
+    return args[i]
 
 
 def _unwrap(a):

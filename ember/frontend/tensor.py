@@ -153,10 +153,6 @@ class Tensor:
                                f"{self.dtype}")
         self._requires_grad = bool(flag)
 
-    def requires_grad_(self, requires_grad=True):
-        self.requires_grad = requires_grad
-        return self
-
     @property
     def grad(self):
         return self._grad
@@ -187,7 +183,6 @@ class Tensor:
     def _version_count(self):
         return self._version[0]
 
-    @property
     def is_inference(self):
         return False
 
@@ -217,12 +212,8 @@ class Tensor:
         return a.copy() if copy else a
 
     def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
-        if self._requires_grad:
-            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
-        kw = {} if max_version is None else {"max_version": max_version}
-        if copy is not None:
-            kw["copy"] = copy
-        return self._data.__dlpack__(stream=stream, **kw)
+        from .interop import dlpack_capsule
+        return dlpack_capsule(self, stream, max_version, dl_device, copy)
 
     def __dlpack_device__(self):
         return (1, 0)  # kDLCPU
@@ -287,13 +278,6 @@ class Tensor:
     # ------------------------------------------------------------ autograd
     def detach(self):
         return _wrap(self._data, self._version)
-
-    def detach_(self):
-        if self._base is not None and self._base._requires_grad:
-            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
-        self._grad_fn = None
-        self._requires_grad = False
-        return self
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         from .autograd.api import backward

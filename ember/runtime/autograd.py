@@ -18,10 +18,79 @@ class _GradState(threading.local):
         self.inference = False     # inference_mode
         self.anomaly = False       # detect_anomaly: record creation stacks, check for NaN
         self.anomaly_check_nan = True
-        self.anomaly_checker = None  # frontend-provided: (node, grads) -> None, raises on NaN
+        # frontend-provided under anomaly mode: (node, grad_outputs) -> grad_inputs; runs the
+        # node, checks for NaN and reports the forward call behind a failure
+        self.anomaly_checker = None
 
 
 STATE = _GradState()
+
+
+# PyTorch's grad_fn class names for primitives whose name is not just CamelCase + "Backward0"
+_TORCH_NAMES = {
+    "log1p": "Log1PBackward0", "fmod": "FmodBackward1", "remainder": "RemainderBackward1",
+    "floor_divide": "NotImplemented", "pow": "PowBackward1", "convert": "ToCopyBackward0",
+    "reshape": "ViewBackward0", "pad": "ConstantPadNdBackward0", "copy": "CloneBackward0",
+    "matmul": "MmBackward0", "CopySlices": "CopySlices",
+}
+_NAMES = {}
+
+
+def _matmul_name(ctx):
+    ranks = tuple(len(s) for s in ctx.shapes)
+    return {(2, 2): "MmBackward0", (2, 1): "MvBackward0", (1, 1): "DotBackward0",
+            (1, 2): "SqueezeBackward4", (3, 3): "BmmBackward0"}.get(ranks, "UnsafeViewBackward0")
+
+
+def _scalar_second(tensor_name, scalar_name):
+    return lambda ctx: scalar_name if ctx.shapes[1] == () and ctx.dtypes[1] is None else tensor_name
+
+
+# names that depend on how the primitive was called (PyTorch has one overload per case)
+_REFINE = {
+    "sum": lambda ctx: "SumBackward1" if ctx.attrs.get("dims") is not None else "SumBackward0",
+    "matmul": _matmul_name,
+    "pow": _scalar_second("PowBackward1", "PowBackward0"),
+    "fmod": _scalar_second("FmodBackward1", "FmodBackward0"),
+    "remainder": _scalar_second("RemainderBackward1", "RemainderBackward0"),
+}
+_REFINED = {}
+
+
+class OpName(str):
+    """A node's name: the primitive ("mul", the key of the VJP table) that, called as
+    PyTorch's `grad_fn.name()`, answers PyTorch's class name ("MulBackward0")."""
+
+    def __call__(self):
+        return self.torch
+
+
+def op_name(op, torch_name=None):
+    n = _NAMES.get(op)
+    if n is None or (torch_name is not None and n.torch != torch_name):
+        n = OpName(op)
+        n.torch = torch_name or _TORCH_NAMES.get(op) or (
+            "".join(w[:1].upper() + w[1:] for w in op.split("_")) + "Backward0")
+        if torch_name is None:
+            _NAMES[op] = n
+    return n
+
+
+def _refined(op, refine, ctx):
+    try:
+        torch = refine(ctx)
+    except (AttributeError, IndexError, TypeError):
+        return op_name(op)
+    n = _REFINED.get((op, torch))
+    if n is None:
+        n = _REFINED[(op, torch)] = op_name(op, torch)
+    return n
+
+
+_LEGACY = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+           "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
+           "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+           "bool": "BoolTensor"}
 
 
 class Node:
@@ -31,9 +100,13 @@ class Node:
     a leaf tensor (index 0), or None when that input needs no gradient.
     """
     __slots__ = ("name", "apply", "next", "saved", "versions", "ctx", "nout",
-                 "tensor_hooks", "retained", "hooks", "pre_hooks", "trace", "__weakref__")
+                 "tensor_hooks", "retained", "hooks", "pre_hooks", "trace", "_metadata",
+                 "__weakref__")
 
     def __init__(self, name, apply, next_edges, saved=(), ctx=None, nout=1):
+        if type(name) is not OpName:
+            refine = _REFINE.get(name)
+            name = _NAMES.get(name) or op_name(name) if refine is None else _refined(name, refine, ctx)
         self.name = name
         self.apply = apply
         self.next = next_edges
@@ -47,37 +120,38 @@ class Node:
         self.hooks = None          # node post-hooks: fn(grad_inputs, grad_outputs)
         self.pre_hooks = None      # node pre-hooks: fn(grad_outputs)
         self.trace = None          # creation stack under anomaly mode
-
-    def name_(self):
-        return self.name
+        self._metadata = None
 
     def unpack_saved(self):
         """The saved tensors, after checking that none was modified in place since."""
         saved = self.saved
         if saved is None:
             raise RuntimeError(
-                f"Trying to backward through the graph a second time (or directly access saved "
-                f"tensors after they have already been freed) in {self.name}. Saved intermediate "
-                f"values of the graph are freed when you call .backward() or autograd.grad(). "
-                f"Specify retain_graph=True if you need to backward through the graph a second "
-                f"time or if you need to access saved tensors after calling backward.")
+                "Trying to backward through the graph a second time (or directly access saved "
+                "tensors after they have already been freed). Saved intermediate values of the "
+                "graph are freed when you call .backward() or autograd.grad(). Specify "
+                "retain_graph=True if you need to backward through the graph a second time or if "
+                "you need to access saved tensors after calling backward.")
         for i, (t, v) in enumerate(zip(saved, self.versions)):
             if v is not None and t._version[0] != v:
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: [{t.dtype.name.capitalize()}Tensor {list(t.shape)}], which is "
-                    f"output {i} of {self.name}, is at version {t._version[0]}; expected version {v} "
-                    f"instead. Hint: enable anomaly detection to find the operation that failed to "
-                    f"compute its gradient, with ember.autograd.set_detect_anomaly(True).")
+                    f"inplace operation: [ember.{_LEGACY.get(t._data.dtype.name, 'Tensor')} "
+                    f"{list(t._data.shape)}], which is saved tensor {i} of {self.name.torch}, is at "
+                    f"version {t._version[0]}; expected version {v} instead. Hint: enable anomaly "
+                    f"detection to find the operation that failed to compute its gradient, with "
+                    f"ember.autograd.set_detect_anomaly(True).")
         return saved
 
     def register_hook(self, fn):
+        """fn(grad_inputs, grad_outputs) -> new grad_inputs or None, after the node runs."""
         if self.hooks is None:
             self.hooks = []
         self.hooks.append(fn)
         return _Handle(self.hooks, fn)
 
     def register_prehook(self, fn):
+        """fn(grad_outputs) -> new grad_outputs or None, before the node runs."""
         if self.pre_hooks is None:
             self.pre_hooks = []
         self.pre_hooks.append(fn)
@@ -85,11 +159,22 @@ class Node:
 
     @property
     def next_functions(self):
-        return tuple((t if isinstance(t, Node) else (None if t is None else _AccumulateGrad(t)), i)
+        return tuple((t if t is None or type(t) is Node else accumulate_node(t), i)
                      for t, i in self.next)
 
+    @property
+    def metadata(self):
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
+
+    def __call__(self, *grads):
+        r = self.apply(self, list(grads))
+        return r[0] if len(r) == 1 else tuple(r)
+
     def __repr__(self):
-        return f"<{self.name} object>"
+        where = "ember.autograd.function." if self.name == "Function" else ""
+        return f"<{where}{self.name.torch} object at {hex(id(self))}>"
 
 
 def _version_of(t):
@@ -97,16 +182,37 @@ def _version_of(t):
     return None if v is None else v[0]
 
 
-class _AccumulateGrad:
-    """What `next_functions` shows for a leaf edge, as PyTorch does."""
-    __slots__ = ("variable",)
-    name = "AccumulateGrad"
+class AccumulateGrad:
+    """What `next_functions` shows for a leaf edge, as PyTorch does (one per leaf)."""
+    __slots__ = ("variable", "__weakref__")
 
     def __init__(self, variable):
         self.variable = variable
 
+    @staticmethod
+    def name():
+        return "torch::autograd::AccumulateGrad"
+
+    @property
+    def next_functions(self):
+        return ()
+
+    def register_hook(self, fn):
+        return self.variable.register_hook(fn)
+
     def __repr__(self):
-        return "<AccumulateGrad object>"
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+
+_AccumulateGrad = AccumulateGrad
+
+
+def accumulate_node(t):
+    d = t.__dict__
+    n = d.get("_accumulate_node")
+    if n is None:
+        n = d["_accumulate_node"] = AccumulateGrad(t)
+    return n
 
 
 class _Handle:
@@ -121,46 +227,54 @@ class _Handle:
         except ValueError:
             pass
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
 
 def _add(a, b):
     return b if a is None else a if b is None else a + b
 
 
-def _graph(roots, capture_nodes):
-    """Dependency counts of every node reachable from `roots`; with `capture_nodes`, only
-    nodes on a path to one of them (or to a captured leaf) are kept."""
+def _graph(roots, capture_nodes, capture_leaves):
+    """Dependency counts (edges into each node) of every node reachable from `roots`; with
+    captures (autograd.grad / backward(inputs=)), also the set of nodes that must run:
+    those with a path to a captured node or leaf."""
     deps = {}
     order = []
-    seen = set()
     stack = [n for n in roots if type(n) is Node]
+    seen = set(stack)
     while stack:
         n = stack.pop()
-        if n in seen:
-            continue
-        seen.add(n)
         order.append(n)
         for t, _ in n.next:
             if type(t) is Node:
-                deps[t] = deps.get(t, 0) + 1
+                if t in deps:
+                    deps[t] += 1
+                else:
+                    deps[t] = 1
                 if t not in seen:
+                    seen.add(t)
                     stack.append(t)
-    needed = None
-    if capture_nodes is not None:
-        # walk a topological order backwards so children are decided before parents
-        indeg = dict(deps)
-        topo = [n for n in order if indeg.get(n, 0) == 0]
-        for n in topo:
-            for t, _ in n.next:
-                if type(t) is Node:
-                    indeg[t] -= 1
-                    if indeg[t] == 0:
-                        topo.append(t)
-        needed = set()
-        for n in reversed(topo):
-            if n in capture_nodes or any(
-                    (t in needed) if type(t) is Node else (t is not None and id(t) in capture_nodes)
-                    for t, _ in n.next):
+    if capture_nodes is None:
+        return deps, None
+    indeg = dict(deps)
+    topo = [n for n in order if n not in indeg]
+    for n in topo:
+        for t, _ in n.next:
+            if type(t) is Node:
+                indeg[t] -= 1
+                if indeg[t] == 0:
+                    topo.append(t)
+    needed = set()
+    for n in reversed(topo):  # children are decided before parents
+        for t, _ in n.next:
+            if (t in needed or t in capture_nodes) if type(t) is Node else \
+                    (t is not None and id(t) in capture_leaves):
                 needed.add(n)
+                break
     return deps, needed
 
 
@@ -180,32 +294,34 @@ def run_backward(roots, grads, *, retain_graph=False, create_graph=False, captur
         state.enabled = prev
 
 
+def _run_tensor_hooks(hooks, g):
+    for h in hooks:
+        r = h(g)
+        if r is not None:
+            g = r
+    return g
+
+
 def _run(roots, grads, retain_graph, create_graph, capture, accumulate):
     # capture targets: non-leaf tensors by (node, index), leaves by id
-    cap_edges = {}
-    cap_leaves = {}
+    results = cap_edges = cap_leaves = capture_nodes = None
     if capture is not None:
+        cap_edges, cap_leaves = {}, {}
         for i, t in enumerate(capture):
             fn = t._grad_fn
             if fn is not None:
                 cap_edges.setdefault((fn, t._out_idx), []).append(i)
             else:
-                cap_leaves.setdefault(id(t), []).append(i)
-    results = [None] * len(capture) if capture is not None else None
-    capture_nodes = None
-    if capture is not None:
-        capture_nodes = {n for n, _ in cap_edges} | set(cap_leaves)
+                cap_leaves.setdefault(id(t), []).append((i, t))
+        results = [None] * len(capture)
+        capture_nodes = {n for n, _ in cap_edges}
 
     buffers = {}
     root_nodes = []
     for t, g in zip(roots, grads):
         fn = t._grad_fn
         if fn is None:  # a leaf as root
-            if capture is not None:
-                for i in cap_leaves.get(id(t), ()):
-                    results[i] = _add(results[i], g)
-            elif accumulate:
-                _accumulate_leaf(t, g, create_graph)
+            _to_leaf(t, g, cap_leaves, results, accumulate, create_graph)
             continue
         buf = buffers.get(fn)
         if buf is None:
@@ -213,22 +329,18 @@ def _run(roots, grads, retain_graph, create_graph, capture, accumulate):
             root_nodes.append(fn)
         buf[t._out_idx] = _add(buf[t._out_idx], g)
 
-    deps, needed = _graph(root_nodes, capture_nodes)
-    ready = [n for n in root_nodes if deps.get(n, 0) == 0]
+    deps, needed = _graph(root_nodes, capture_nodes, cap_leaves)
+    # nodes whose incoming gradients are worth summing: those that run, and captured ones
+    want = None if needed is None else needed | capture_nodes
+    ready = [n for n in root_nodes if n not in deps]
     checker = STATE.anomaly_checker if STATE.anomaly else None
     while ready:
         node = ready.pop()
         gouts = buffers.pop(node)
         if node.tensor_hooks:
             for idx, hooks in node.tensor_hooks.items():
-                g = gouts[idx]
-                if g is None:
-                    continue
-                for h in hooks:
-                    r = h(g)
-                    if r is not None:
-                        g = r
-                gouts[idx] = g
+                if gouts[idx] is not None:
+                    gouts[idx] = _run_tensor_hooks(hooks, gouts[idx])
         if node.retained:
             for idx, ref in node.retained.items():
                 t = ref()
@@ -239,6 +351,7 @@ def _run(roots, grads, retain_graph, create_graph, capture, accumulate):
                 for i in cap_edges.get((node, idx), ()):
                     results[i] = _add(results[i], gouts[idx])
             if node not in needed:
+                # only captured: nothing below it is wanted
                 _release(node, retain_graph)
                 continue
         if node.pre_hooks:
@@ -246,24 +359,25 @@ def _run(roots, grads, retain_graph, create_graph, capture, accumulate):
                 r = h(tuple(gouts))
                 if r is not None:
                     gouts = list(r)
-        gins = node.apply(node, gouts)
-        if checker is not None:
-            checker(node, gins)
+        gins = node.apply(node, gouts) if checker is None else checker(node, gouts)
         if node.hooks:
             for h in node.hooks:
                 r = h(tuple(gins), tuple(gouts))
                 if r is not None:
                     gins = tuple(r)
-        _release(node, retain_graph)
+        if not retain_graph:
+            node.saved = None
         for (target, idx), g in zip(node.next, gins):
             if target is None:
                 continue
             if type(target) is Node:
-                if g is not None and (needed is None or target in needed):
+                if g is not None and (want is None or target in want):
                     buf = buffers.get(target)
                     if buf is None:
                         buf = buffers[target] = [None] * target.nout
-                    buf[idx] = _add(buf[idx], g)
+                        buf[idx] = g
+                    else:
+                        buf[idx] = _add(buf[idx], g)
                 d = deps[target] - 1
                 deps[target] = d
                 if d == 0:
@@ -273,12 +387,20 @@ def _run(roots, grads, retain_graph, create_graph, capture, accumulate):
                         # nothing flowed into it (all grads None): its inputs get nothing either
                         _propagate_nothing(target, deps, buffers, ready, retain_graph)
             elif g is not None:
-                if capture is not None:
-                    for i in cap_leaves.get(id(target), ()):
-                        results[i] = _add(results[i], g)
-                elif accumulate:
-                    _accumulate_leaf(target, g, create_graph)
+                _to_leaf(target, g, cap_leaves, results, accumulate, create_graph)
     return results
+
+
+def _to_leaf(t, g, cap_leaves, results, accumulate, create_graph):
+    if cap_leaves is not None:
+        hit = cap_leaves.get(id(t))
+        if hit:
+            if t._hooks:
+                g = _run_tensor_hooks(t._hooks, g)
+            for i, _ in hit:
+                results[i] = _add(results[i], g)
+    elif accumulate:
+        _accumulate_leaf(t, g, create_graph)
 
 
 def _propagate_nothing(node, deps, buffers, ready, retain_graph):
@@ -305,8 +427,5 @@ def _release(node, retain_graph):
 def _accumulate_leaf(t, g, create_graph):
     hooks = t._hooks
     if hooks:
-        for h in hooks:
-            r = h(g)
-            if r is not None:
-                g = r
+        g = _run_tensor_hooks(hooks, g)
     t._accumulate_grad(g, create_graph)

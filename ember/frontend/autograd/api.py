@@ -57,7 +57,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
                 from ...runtime.autograd import _accumulate_leaf
                 if t._grad_fn is None:
                     _accumulate_leaf(t, g, create_graph)
-                else:
+                elif not t.retains_grad:  # a retained grad was already set by the engine
                     t._set_retained_grad(g, create_graph)
         return
     run_backward(tensors, grads, retain_graph=retain_graph, create_graph=create_graph)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 
 from ...runtime.autograd import STATE
 
@@ -13,25 +14,38 @@ class _Mode:
 
     def __call__(self, fn):
         if inspect.isgeneratorfunction(fn):
-            @functools.wraps(fn)
-            def gen(*a, **kw):
-                g = fn(*a, **kw)
-                with self.__class__(*self._args()):
-                    resp = g.send(None)
-                while True:
-                    try:
-                        with self.__class__(*self._args()):
-                            msg = yield resp
-                            resp = g.send(msg)
-                    except StopIteration as e:
-                        return e.value
-            return gen
+            return self._wrap_generator(fn)
 
         @functools.wraps(fn)
         def wrapper(*a, **kw):
             with self.__class__(*self._args()):
                 return fn(*a, **kw)
         return wrapper
+
+    def _wrap_generator(self, fn):
+        """The mode holds while the generator runs, not while it is suspended."""
+        @functools.wraps(fn)
+        def gen(*a, **kw):
+            g = fn(*a, **kw)
+            try:
+                with self.clone():
+                    resp = g.send(None)
+                while True:
+                    try:
+                        msg = yield resp
+                    except GeneratorExit:
+                        with self.clone():
+                            g.close()
+                        raise
+                    except BaseException:
+                        with self.clone():
+                            resp = g.throw(*sys.exc_info())
+                    else:
+                        with self.clone():
+                            resp = g.send(msg)
+            except StopIteration as e:
+                return e.value
+        return gen
 
     def _args(self):
         return ()
@@ -88,8 +102,13 @@ class set_grad_enabled(_Mode):
         STATE.enabled = self.mode
 
     def __enter__(self):
-        # the state was already set in __init__; restore to what it was before that
+        # the state was already set in __init__; __exit__ restores what it was before that
         return self
+
+    def __call__(self, fn):
+        # as a decorator it must not change the state of the code that decorates
+        STATE.enabled = self._prev[0]
+        return super().__call__(fn)
 
 
 class inference_mode(_Mode):
@@ -107,11 +126,9 @@ class inference_mode(_Mode):
         return (self.mode,)
 
     def _enter_state(self):
-        if self.mode:
-            STATE.enabled = False
-            STATE.inference = True
-        else:
-            STATE.inference = False
+        # like PyTorch's InferenceMode guard: grad mode is the opposite of inference mode
+        STATE.enabled = not self.mode
+        STATE.inference = self.mode
 
 
 def is_grad_enabled() -> bool:

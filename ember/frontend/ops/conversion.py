@@ -80,3 +80,34 @@ METHODS = {
     "char": _as(D.int8), "byte": _as(D.uint8), "bool": _as(D.bool_), "cpu": _cpu, "cuda": _cuda,
 }
 install_methods(METHODS)
+
+
+def result_type(tensor1, tensor2):
+    """The dtype PyTorch's promotion gives `tensor1 op tensor2` (either may be a number)."""
+    dims, zeros, scalars = [], [], []
+    for x in (tensor1, tensor2):
+        if isinstance(x, Tensor):
+            (zeros if x._data.ndim == 0 else dims).append(x.dtype)
+        else:
+            scalars.append(D.scalar_category(x))
+    return D.result_type_of(dims, zeros, scalars)
+
+
+def can_cast(from_, to):
+    """Whether PyTorch's in-place ops allow writing `from_` into `to` (no category downgrade)."""
+    return D.to_dtype(from_).category <= D.to_dtype(to).category
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input):
+    return input.dtype.is_floating_point
+
+
+def numel(input):
+    return input.numel()
+
+
+__all__ += ["result_type", "can_cast", "is_tensor", "is_floating_point", "numel"]

@@ -2,13 +2,18 @@
 logspace, eye, and the legacy `Tensor(...)` constructor."""
 from __future__ import annotations
 
+import builtins
+import math
+
 import numpy as np
 
 from ...ir import dtypes as D
+from ..dispatch import dispatch
 from ..tensor import Tensor, _wrap, install_methods
 
-__all__ = ["tensor", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
-           "full_like", "empty_like"]
+__all__ = ["tensor", "as_tensor", "asarray", "zeros", "ones", "full", "empty", "zeros_like",
+           "ones_like", "full_like", "empty_like", "arange", "range", "linspace", "logspace", "eye",
+           "empty_strided", "scalar_tensor"]
 
 
 def _check_device(device, op):
@@ -110,7 +115,9 @@ def _dtype_or_default(dtype):
     return D.get_default_dtype() if dtype is None else D.to_dtype(dtype)
 
 
-def _finish(arr, requires_grad):
+def _finish(arr, requires_grad, out=None):
+    if out is not None:
+        return _write_out(out, arr)
     t = _wrap(arr)
     if requires_grad:
         t.requires_grad_(True)
@@ -119,18 +126,21 @@ def _finish(arr, requires_grad):
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, pin_memory=False):
     _check_device(device, "zeros")
-    return _finish(np.zeros(_shape(size), _dtype_or_default(dtype).np), requires_grad)
+    dtype = out.dtype if out is not None and dtype is None else dtype
+    return _finish(np.zeros(_shape(size), _dtype_or_default(dtype).np), requires_grad, out)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, pin_memory=False):
     _check_device(device, "ones")
-    return _finish(np.ones(_shape(size), _dtype_or_default(dtype).np), requires_grad)
+    dtype = out.dtype if out is not None and dtype is None else dtype
+    return _finish(np.ones(_shape(size), _dtype_or_default(dtype).np), requires_grad, out)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False, memory_format=None):
     _check_device(device, "empty")
-    return _finish(np.empty(_shape(size), _dtype_or_default(dtype).np), requires_grad)
+    dtype = out.dtype if out is not None and dtype is None else dtype
+    return _finish(np.empty(_shape(size), _dtype_or_default(dtype).np), requires_grad, out)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None, layout=None,
@@ -139,8 +149,10 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
     if dtype is None:
         dtype = D.scalar_dtype(fill_value) if not isinstance(fill_value, Tensor) else fill_value.dtype
     dtype = D.to_dtype(dtype)
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
     return _finish(np.full(_shape((size,) if isinstance(size, int) else tuple(size)), fill_value,
-                           dtype.np), requires_grad)
+                           dtype.np), requires_grad, out)
 
 
 def _like(np_fn):
@@ -161,6 +173,170 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
     _check_device(device, "full_like")
     dt = input.dtype if dtype is None else D.to_dtype(dtype)
     return _finish(np.full(input._data.shape, fill_value, dt.np), requires_grad)
+
+
+def _write_out(out, arr):
+    """torch's out=: same dtype required; the result is written (resizing `out` if needed)."""
+    from .inplace import check_inplace
+    if out._data.dtype != arr.dtype:
+        raise RuntimeError(f"Expected out tensor to have dtype {D.from_numpy_dtype(arr.dtype)}, "
+                           f"but got {out.dtype} instead")
+    check_inplace(out, "out=")
+    if out._data.shape == arr.shape:
+        np.copyto(out._data, arr)
+    else:
+        out._data = arr
+    out._version[0] += 1
+    return out
+
+
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
+    """Shares memory with a Tensor or ndarray when no conversion is needed (copy=None);
+    copy=True always copies, copy=False raises when a copy would be required."""
+    _check_device(device, "asarray")
+    dtype = None if dtype is None else D.to_dtype(dtype)
+    if isinstance(obj, (Tensor, np.ndarray)) or hasattr(obj, "__array_interface__"):
+        arr = obj._data if isinstance(obj, Tensor) else np.asarray(obj)
+        same = dtype is None or arr.dtype == dtype.np
+        if copy is False and not same:
+            raise ValueError(f"asarray: can't satisfy copy=False: converting {arr.dtype} to "
+                             f"{dtype} requires a copy")
+        if same and not copy:
+            if isinstance(obj, Tensor):
+                t = obj if not requires_grad else obj.detach()
+            else:
+                D.from_numpy_dtype(arr.dtype)
+                t = _wrap(arr)
+            if requires_grad:
+                t.requires_grad_(True)
+            return t
+        return tensor(arr if same else arr.astype(dtype.np), dtype=dtype, requires_grad=requires_grad)
+    if copy is False:
+        raise ValueError(f"asarray: can't satisfy copy=False for a {type(obj).__name__}")
+    return tensor(obj, dtype=dtype, requires_grad=requires_grad)
+
+
+def scalar_tensor(s, *, dtype=None, layout=None, device=None, pin_memory=False, requires_grad=False):
+    _check_device(device, "scalar_tensor")
+    return _finish(np.array(s, _dtype_or_default(dtype).np), requires_grad)
+
+
+def _num(x):
+    """A Python number from a number or a one-element tensor (torch accepts both)."""
+    if isinstance(x, Tensor):
+        return x.item()
+    return x
+
+
+def _range_dtype(dtype, *vals):
+    if dtype is not None:
+        return D.to_dtype(dtype)
+    if any(isinstance(v, (float, np.floating)) for v in vals):
+        return D.get_default_dtype()
+    return D.int64
+
+
+def _range_count(start, end, step, op):
+    if step == 0:
+        raise RuntimeError(f"{op}: step must be nonzero")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"{op}: unsupported range: {start} -> {end}")
+    if (step > 0 and end < start) or (step < 0 and end > start):
+        raise RuntimeError(f"{op}: upper bound and larger bound inconsistent with step sign")
+    return start, end
+
+
+def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
+           requires_grad=False, pin_memory=False):
+    """Values start, start+step, ... below end; size ceil((end-start)/step). All-int
+    arguments give int64, any float gives the default float dtype."""
+    _check_device(device, "arange")
+    start, end, step = _num(start), _num(end), _num(step)
+    if end is None:
+        start, end = 0, start
+    dt = _range_dtype(dtype if dtype is not None or out is None else out.dtype, start, end, step)
+    _range_count(start, end, step, "arange")
+    if all(isinstance(v, (int, np.integer)) for v in (start, end, step)):
+        n = builtins.max(0, -((start - end) // step))
+    else:
+        n = builtins.max(0, math.ceil((end - start) / step))
+    t = dispatch("iota", shape=(n,), dtype=dt, start=start, step=step)
+    return _finish(t._data, requires_grad, out)
+
+
+def _range(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
+           requires_grad=False):
+    """Deprecated torch.range: includes `end`; default float dtype."""
+    _check_device(device, "range")
+    start, end, step = _num(start), _num(end), _num(step)
+    if end is None:
+        start, end = 0, start
+    dt = _dtype_or_default(dtype)
+    _range_count(start, end, step, "range")
+    n = int(math.floor((end - start) / step)) + 1
+    t = dispatch("iota", shape=(n,), dtype=dt, start=start, step=step)
+    return _finish(t._data, requires_grad, out)
+
+
+def _linspace_f64(start, end, steps, op):
+    if steps < 0:
+        raise RuntimeError(f"{op}: number of steps must be non-negative")
+    if steps == 1:
+        return np.array([start], np.float64)
+    # symmetric formula (as PyTorch): first half from start, second half from end
+    i = np.arange(steps, dtype=np.float64)
+    step = (end - start) / (steps - 1)
+    half = steps // 2
+    return np.where(i < half, start + i * step, end - (steps - 1 - i) * step)
+
+
+def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None,
+             requires_grad=False):
+    _check_device(device, "linspace")
+    dt = _dtype_or_default(dtype if dtype is not None or out is None else out.dtype)
+    v = _linspace_f64(float(_num(start)), float(_num(end)), int(steps), "linspace")
+    if dt.category != D.FLOAT:
+        v = np.trunc(v)
+    return _finish(v.astype(dt.np), requires_grad, out)
+
+
+def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None, device=None,
+             requires_grad=False):
+    _check_device(device, "logspace")
+    dt = _dtype_or_default(dtype if dtype is not None or out is None else out.dtype)
+    v = np.power(float(base), _linspace_f64(float(_num(start)), float(_num(end)), int(steps),
+                                            "logspace"))
+    if dt.category != D.FLOAT:
+        v = np.trunc(v)
+    return _finish(v.astype(dt.np), requires_grad, out)
+
+
+def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+        pin_memory=False):
+    _check_device(device, "eye")
+    m = n if m is None else m
+    if n < 0:
+        raise RuntimeError(f"eye: n must be greater or equal to 0, got {n}")
+    if m < 0:
+        raise RuntimeError(f"eye: m must be greater or equal to 0, got {m}")
+    dt = _dtype_or_default(dtype if dtype is not None or out is None else out.dtype)
+    return _finish(np.eye(n, m, dtype=dt.np), requires_grad, out)
+
+
+def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False,
+                  pin_memory=False):
+    """Uninitialized storage viewed with the given element strides."""
+    _check_device(device, "empty_strided")
+    size, stride = tuple(size), tuple(stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"empty_strided: mismatch in length of strides and shape: "
+                           f"{len(size)} vs {len(stride)}")
+    dt = _dtype_or_default(dtype)
+    extent = 1 + builtins.sum((s - 1) * st for s, st in zip(size, stride)) if 0 not in size else 0
+    buf = np.empty(extent, dt.np)
+    arr = np.lib.stride_tricks.as_strided(buf, size, tuple(st * dt.itemsize for st in stride),
+                                          writeable=True)
+    return _finish(arr, requires_grad)
 
 
 def _legacy_tensor_new(cls, *args, **kwargs):
@@ -191,3 +367,5 @@ METHODS = {
         tensor(data, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad),
 }
 install_methods(METHODS)
+
+globals()["range"] = _range   # exported as ember.range; this module itself never calls range()

@@ -37,10 +37,17 @@ def _cast(t, dt):
 
 
 def _scalar(v, dt, op):
-    """A Python scalar as a NumPy scalar of dtype dt (PyTorch wraps/rejects like this)."""
+    """A Python scalar as a NumPy scalar of dtype dt. Integers outside dt's range wrap
+    (uint8_tensor + -3 adds 253) as in PyTorch; beyond 64 bits they are an error."""
     try:
         return dt.np.type(v)
     except OverflowError:
+        if dt.category == D.INT and -(1 << 63) <= v < (1 << 64):
+            bits = 8 * dt.itemsize
+            w = int(v) & ((1 << bits) - 1)
+            if dt.is_signed and w >= 1 << (bits - 1):
+                w -= 1 << bits
+            return dt.np.type(w)
         raise RuntimeError(f"{op}: value {v} cannot be converted to type {dt.name} without "
                            f"overflow") from None
 
@@ -85,12 +92,13 @@ def promote(op, a, b):
 
 
 def _to_float(op, a, b):
-    a, b, dt = promote(op, a, b)
+    pa, pb, dt = promote(op, a, b)
     if dt.category != D.FLOAT:
+        # scalars from their original value: promote may have wrapped them into an int dtype
         f = D.get_default_dtype()
-        a = _cast(a, f) if isinstance(a, Tensor) else f.np.type(a)
-        b = _cast(b, f) if isinstance(b, Tensor) else f.np.type(b)
-    return a, b
+        pa = _cast(pa, f) if isinstance(pa, Tensor) else f.np.type(a)
+        pb = _cast(pb, f) if isinstance(pb, Tensor) else f.np.type(b)
+    return pa, pb
 
 
 def _binary(op):
@@ -144,6 +152,22 @@ for _n in _UNARY_SAME:
 for _n in _BINARY:
     _g[_n] = _binary(_n)
 _g["atan2"] = _float_binary("atan2")
+
+
+def _tensors_only(fn):
+    """torch.maximum/minimum/logical_* take two Tensors; a number is a TypeError there."""
+    def checked(input, other, *, out=None):
+        for name, v, pos in (("input", input, 1), ("other", other, 2)):
+            if not isinstance(v, Tensor):
+                raise TypeError(f"{fn.__name__}(): argument '{name}' (position {pos}) must be "
+                                f"Tensor, not {type(v).__name__}")
+        return _out(fn(input, other), out)
+    checked.__name__ = fn.__name__
+    return checked
+
+
+for _n in ("maximum", "minimum"):
+    _g[_n] = _tensors_only(_g[_n])
 __all__ += list(_UNARY_FLOAT + _UNARY_SAME + _BINARY) + ["atan2"]
 
 
@@ -160,23 +184,49 @@ def _logical(op):
 
 
 for _n in _LOGICAL:
-    _g[_n] = _logical(_n)
+    _g[_n] = _tensors_only(_logical(_n))
 __all__ += list(_LOGICAL)
+
+
+def _scaled(b, alpha, dt, op):
+    """other * alpha in the result dtype (PyTorch casts alpha to it: bool alpha=2 is True)."""
+    if dt.category != D.FLOAT and isinstance(alpha, (float, np.floating)):
+        raise RuntimeError(f"{op}: For integral input tensors, argument alpha must not be a "
+                           f"floating point number.")
+    if dt.category == D.BOOL and not isinstance(alpha, (bool, np.bool_)) and op == "sub":
+        raise RuntimeError(f"{op}: Boolean alpha only supported for Boolean results.")
+    s = _scalar(alpha, dt, op)
+    if isinstance(b, Tensor):
+        return dispatch("mul", b, s)
+    return dispatch("mul", _wrap_scalar(b, dt), s)
+
+
+def _wrap_scalar(v, dt):
+    from ..tensor import _wrap
+    return _wrap(np.asarray(v, dtype=dt.np))
 
 
 @_public
 def add(input, other, *, alpha=1, out=None):
+    a, b, dt = promote("add", input, other)
     if alpha != 1:
-        other = mul(other, alpha)
-    a, b, _ = promote("add", input, other)
+        b = _scaled(b, alpha, dt, "add")
     return _out(dispatch("add", a, b), out)
+
+
+def _is_bool(x):
+    return type(x) is bool or (isinstance(x, Tensor) and x._data.dtype == np.bool_)
 
 
 @_public
 def sub(input, other, *, alpha=1, out=None):
+    if _is_bool(input) or _is_bool(other):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+    a, b, dt = promote("sub", input, other)
     if alpha != 1:
-        other = mul(other, alpha)
-    a, b, _ = promote("sub", input, other)
+        b = _scaled(b, alpha, dt, "sub")
     return _out(dispatch("sub", a, b), out)
 
 
@@ -215,10 +265,14 @@ def pow(input, exponent, *, out=None):
         a, b, _ = promote("pow", input, exponent)
         return _out(dispatch("pow", a, b), out)
     if isinstance(exponent, _SCALARS) and not isinstance(exponent, (bool, np.bool_)):
+        floating = input._data.dtype in _FLOATS
+        if not floating and exponent < 0 and isinstance(exponent, (int, np.integer)):
+            raise RuntimeError("pow: Integers to negative integer powers are not allowed.")
         # common exponents as cheaper ops (same values, same gradients)
-        if exponent == 2 and input._data.dtype in _FLOATS:
+        if exponent == 2 and floating:
             return _out(dispatch("mul", input, input), out)
-        if exponent == 1:
+        if exponent == 1 and input._data.dtype != np.bool_ and (
+                floating or isinstance(exponent, (int, np.integer))):
             return _out(input.clone(), out)
     a, b, _ = promote("pow", input, exponent)
     return _out(dispatch("pow", a, b), out)
@@ -250,7 +304,21 @@ __all__ += ["true_divide", "divide", "multiply", "subtract", "negative", "absolu
 
 @_public
 def square(input):
+    if input._data.dtype == np.bool_:  # bool squares count in int64, as torch.pow(b, 2)
+        input = _cast(input, D.int64)
     return mul(input, input)
+
+
+def _floats_only(x, op):
+    dt = x._data.dtype
+    if dt not in _FLOATS:
+        name = _NP2DT[dt].name
+        raise NotImplementedError(f"\"{op}_cpu\" not implemented for "
+                                  f"'{_TORCH_NAMES.get(name, name)}'")
+
+
+_TORCH_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
+                "int32": "Int", "int64": "Long"}
 
 
 @_public
@@ -262,6 +330,7 @@ def round(input, *, decimals=0):
 
 @_public
 def frac(input):
+    _floats_only(input, "frac")
     return input - trunc(input)
 
 
@@ -368,6 +437,8 @@ def float_power(input, exponent):
 
 @_public
 def logit(input, eps=None):
+    if input._data.dtype not in _FLOATS:
+        input = _cast(input, D.get_default_dtype())
     x = input if eps is None else clamp(input, eps, 1 - eps)
     return log(x / (1 - x))
 
@@ -379,7 +450,11 @@ def xlogy(input, other):
 
 @_public
 def hypot(input, other):
-    return sqrt(input * input + other * other)
+    a, b, _ = promote("hypot", input, other)
+    for t in (a, b):
+        if isinstance(t, Tensor):
+            _floats_only(t, "hypot")
+    return sqrt(a * a + b * b)
 
 
 @_public
@@ -431,6 +506,14 @@ def _inplace_method(fn, name):
     return m
 
 
+def positive(input):
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input
+
+
+__all__.append("positive")
+
 METHODS = {
     "__add__": lambda s, o: add(s, o), "__radd__": lambda s, o: add(o, s),
     "__sub__": lambda s, o: sub(s, o), "__rsub__": lambda s, o: sub(o, s),
@@ -440,7 +523,7 @@ METHODS = {
     "__rfloordiv__": lambda s, o: div(o, s, rounding_mode="floor"),
     "__mod__": remainder, "__rmod__": _rev(remainder),
     "__pow__": pow, "__rpow__": _rev(pow),
-    "__neg__": neg, "__pos__": lambda s: s, "__abs__": abs, "__invert__": bitwise_not,
+    "__neg__": neg, "__pos__": positive, "__abs__": abs, "__invert__": bitwise_not,
     "__and__": bitwise_and, "__rand__": _rev(bitwise_and),
     "__or__": bitwise_or, "__ror__": _rev(bitwise_or),
     "__xor__": bitwise_xor, "__rxor__": _rev(bitwise_xor),
@@ -452,7 +535,6 @@ for _name in __all__:
     if _name not in ("where",):
         METHODS.setdefault(_name, _g[_name])
 METHODS["where"] = lambda self, condition, other: where(condition, self, other)
-METHODS["positive"] = lambda s: s
 
 # in-place variants: compute out of place, then write into self (version bump, autograd rebase)
 for _name in ("add", "sub", "mul", "div", "pow", "clamp", "clamp_min", "clamp_max", "lerp",

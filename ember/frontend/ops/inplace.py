@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir import dtypes as D
-from ...runtime.autograd import Node, STATE
-from ..tensor import Tensor, _wrap
+from ...runtime.autograd import Node, STATE, op_name
+from ..tensor import Tensor, _wrap, install_methods
 
 _NP2DT = {d.np: d for d in D.ALL_DTYPES}
 
@@ -40,7 +40,12 @@ def inplace(self: Tensor, result: Tensor, op: str) -> Tensor:
             raise RuntimeError(f"{op}: result type {rdt.name.capitalize()} can't be cast to the "
                                f"desired output type {sdt.name.capitalize()}")
         result = result.to(sdt)
-        rd = result._data
+    return _write(self, result, op)
+
+
+def _write(self, result, op, const_name="CopyBackwards"):
+    """Copy result (same dtype as self, broadcastable) into self and fix up autograd."""
+    sd, rd = self._data, result._data
     if rd.shape != sd.shape:
         try:
             shape = np.broadcast_shapes(rd.shape, sd.shape)
@@ -51,14 +56,62 @@ def inplace(self: Tensor, result: Tensor, op: str) -> Tensor:
                                f"broadcast shape {list(shape or rd.shape)}")
         if result._requires_grad:
             result = result.expand(sd.shape)
+    recording = STATE.enabled
+    if recording and result._grad_fn is not None:
+        _snapshot_saved_self(self, result._grad_fn)
     np.copyto(sd, rd, casting="unsafe")
     self._version[0] += 1
-    if result._requires_grad and STATE.enabled:
-        _rebase(self, result)
-    elif self._grad_fn is not None and STATE.enabled:
-        # overwritten by a value without history: self no longer depends on its past
-        _rebase(self, result)
+    if recording:
+        if result._requires_grad:
+            _rebase(self, result)
+        elif self._requires_grad or (self._base is not None and self._base._requires_grad):
+            _rebase(self, _constant(self, const_name))
     return self
+
+
+def _snapshot_saved_self(self, node, limit=8):
+    """The nodes just built to compute an in-place result may have saved `self` itself
+    (e.g. a.mul_(b) saves a for b's gradient); the write is about to overwrite it, so they
+    keep a copy of the old value instead, as PyTorch saves `original_self`. Only nodes
+    newer than self's own history are touched: older ones must still see the write and
+    raise the "modified by an inplace operation" error."""
+    stop = {self._grad_fn, self._base._grad_fn if self._base is not None else None}
+    todo, seen = [node], set()
+    version = self._version
+    while todo and len(seen) < limit:
+        n = todo.pop()
+        if n in seen or n in stop:
+            continue
+        seen.add(n)
+        saved = n.saved
+        if saved and any(isinstance(t, Tensor) and t._version is version for t in saved):
+            n.saved = tuple(_wrap(t._data.copy()) if isinstance(t, Tensor) and t._version is version
+                            and np.may_share_memory(t._data, self._data) else t for t in saved)
+            n.versions = tuple(None if not isinstance(t, Tensor) else t._version[0]
+                               for t in n.saved)
+        todo.extend(t for t, _ in n.next if type(t) is Node)
+
+
+def _constant(self, torch_name):
+    """A stand-in result for a write of constants (zero_, fill_, copy_ of a tensor without
+    history) into a tensor with history: it still requires grad, and its old history gets
+    zeros, as in PyTorch."""
+    edge = _edge(self) if self._requires_grad else (None, 0)
+    node = Node(op_name("zero_write", torch_name), _zero_grads, (edge,), (), None, 1)
+    t = _wrap(self._data, self._version)
+    t._grad_fn, t._requires_grad = node, True
+    return t
+
+
+def _zero_grads(node, gouts):
+    g = gouts[0]
+    if g is None:
+        return (None,)
+    from .creation import zeros_like
+    return (zeros_like(g),)
+
+
+_COPY_SLICES = op_name("CopySlices", "CopySlices")
 
 
 def _rebase(self, result):
@@ -74,7 +127,7 @@ def _rebase(self, result):
                            f"(shape {tuple(self.shape)}); clone() it first")
     # new base = base with the view region replaced by result
     edges = (_edge(base), _edge(result))
-    node = Node("CopySlices", _copy_slices_apply, edges, (), chain, 1)
+    node = Node(_COPY_SLICES, _copy_slices_apply, edges, (), chain, 1)
     base._grad_fn = node
     base._out_idx = 0
     base._requires_grad = True
@@ -108,3 +161,62 @@ def apply_view_chain(t, chain):
     for op, attrs in chain:
         t = dispatch_view(op, t, **attrs)
     return t
+
+
+# ------------------------------------------------------------------ in-place methods
+
+def fill_(self, value):
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{value._data.ndim} dimensions.")
+        check_inplace(self, "fill_")
+        if value._data.dtype != self._data.dtype:
+            value = value.to(_NP2DT[self._data.dtype])
+        return _write(self, value, "fill_", "FillBackward3")
+    check_inplace(self, "fill_")
+    self._data.fill(value)
+    self._version[0] += 1
+    if STATE.enabled and (self._requires_grad or
+                          (self._base is not None and self._base._requires_grad)):
+        _rebase(self, _constant(self, "FillBackward2"))
+    return self
+
+
+def zero_(self):
+    check_inplace(self, "zero_")
+    self._data.fill(0)
+    self._version[0] += 1
+    if STATE.enabled and (self._requires_grad or
+                          (self._base is not None and self._base._requires_grad)):
+        _rebase(self, _constant(self, "ZeroBackward0"))
+    return self
+
+
+def copy_(self, src, non_blocking=False):
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_(): argument 'src' (position 1) must be Tensor, not "
+                        f"{type(src).__name__}")
+    check_inplace(self, "copy_")
+    if src._data.dtype != self._data.dtype:
+        src = src.to(_NP2DT[self._data.dtype])
+    return _write(self, src, "copy_")
+
+
+def detach_(self):
+    if self._base is not None and self._base._requires_grad:
+        raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+    self._grad_fn = None
+    self._out_idx = 0
+    self._requires_grad = False
+    return self
+
+
+def requires_grad_(self, requires_grad=True):
+    self.requires_grad = requires_grad
+    return self
+
+
+METHODS = {"fill_": fill_, "zero_": zero_, "copy_": copy_, "detach_": detach_,
+           "requires_grad_": requires_grad_}
+install_methods(METHODS)

@@ -35,7 +35,28 @@ def _rsqrt(x):
     return np.reciprocal(np.sqrt(x))
 
 
+_TORCH_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
+                "int32": "Int", "int64": "Long", "float16": "Half", "bfloat16": "BFloat16",
+                "float32": "Float", "float64": "Double"}
+
+
+def _not_for(op, kinds):
+    """PyTorch has no kernel for these dtypes and raises NotImplementedError naming it."""
+    def check(x):
+        if x.dtype.kind in kinds:
+            raise NotImplementedError(f"\"{op}_cpu\" not implemented for "
+                                      f"'{_TORCH_NAMES.get(x.dtype.name, x.dtype.name)}'")
+    return check
+
+
+_no_bool = {op: _not_for(op, "b") for op in
+            ("abs", "floor", "ceil", "trunc", "round", "fmod", "remainder", "div_floor")}
+
+
 def _round(x, decimals=0):
+    _no_bool["round"](x)
+    if x.dtype.kind in "iu":
+        return x.copy()
     if decimals == 0:
         return np.rint(x)
     return np.round(x, decimals)
@@ -44,12 +65,16 @@ def _round(x, decimals=0):
 def _sign(x):
     if x.dtype == np.bool_:
         return x.copy()
-    return np.sign(x)
+    r = np.sign(x)
+    if x.dtype.kind not in "iu":  # sign(nan) is 0 in PyTorch, nan in NumPy
+        nan = np.isnan(x)
+        if nan.any():
+            r = np.where(nan, x.dtype.type(0), r)
+    return r
 
 
 def _abs(x):
-    if x.dtype == np.bool_:
-        return x.copy()
+    _no_bool["abs"](x)
     return np.abs(x)
 
 
@@ -61,27 +86,66 @@ def _neg(x):
     return np.negative(x)
 
 
-def _int_identity(np_fn):
+def _int_identity(op, np_fn):
     def k(x):
-        if x.dtype.kind in "biu":
+        _no_bool[op](x)
+        if x.dtype.kind in "iu":
             return x.copy()
         return np_fn(x)
     return k
 
 
-def _check_int_zero(op, fn):
+def _check_int_zero(op, fn, torch_op=None):
+    no_bool = _no_bool[torch_op or op]
+
     def k(a, b):
+        no_bool(np.asarray(a))
         if getattr(b, "dtype", np.dtype(float)).kind in "iu" and np.any(np.asarray(b) == 0):
-            raise ZeroDivisionError(f"{op}: integer division by zero")
+            raise RuntimeError(f"ZeroDivisionError: {op}: integer division by zero")
         return fn(a, b)
     return k
 
 
+def _int_pow(a, b):
+    """Integer powers with negative exponents, as PyTorch: 1 -> 1, -1 -> +-1, else 0."""
+    neg = b < 0
+    if not np.any(neg):
+        return np.power(a, b)
+    r = np.power(a, np.where(neg, 0, b))
+    odd = (b % 2) != 0
+    small = np.where(a == 1, 1, np.where(a == -1, np.where(odd, -1, 1), 0)).astype(r.dtype)
+    return np.where(neg, small, r)
+
+
 def _pow(a, b):
-    if a.dtype.kind in "iu" if hasattr(a, "dtype") else False:
-        if np.any(np.asarray(b) < 0):
-            raise RuntimeError("pow: Integers to negative integer powers are not allowed.")
+    k = np.asarray(a).dtype.kind
+    if k == "b":
+        if isinstance(b, np.ndarray) or not isinstance(a, np.ndarray):
+            raise NotImplementedError("\"pow\" not implemented for 'Bool'")
+        # bool_tensor ** bool_scalar stays bool: a ** False is True, a ** True is a
+        return np.logical_or(a, np.logical_not(b))
+    if k in "iu":
+        if not isinstance(b, np.ndarray):  # a scalar exponent: PyTorch rejects it up front
+            if b < 0:
+                raise RuntimeError("pow: Integers to negative integer powers are not allowed.")
+            return np.power(a, b)
+        return _int_pow(np.asarray(a), b)
     return np.power(a, b)
+
+
+def _bitwise(op, np_fn):
+    no_bool = op.endswith("shift")
+
+    def k(a, b):
+        if no_bool and np.asarray(a).dtype == np.bool_:
+            raise NotImplementedError(f"\"{op}_cpu\" not implemented for 'Bool'")
+        try:
+            return np_fn(a, b)
+        except TypeError:
+            dt = np.result_type(a, b)
+            raise NotImplementedError(f"\"{op}_cpu\" not implemented for "
+                                      f"'{_TORCH_NAMES.get(dt.name, dt.name)}'") from None
+    return k
 
 
 def _sub(a, b):
@@ -103,8 +167,8 @@ KERNELS = {
     "erfinv": _quiet(_via_f32(_special("erfinv"))), "reciprocal": _quiet(np.reciprocal),
     # unary, any numeric
     "neg": _neg, "abs": _abs, "sign": _sign,
-    "floor": _int_identity(np.floor), "ceil": _int_identity(np.ceil),
-    "round": _round, "trunc": _int_identity(np.trunc),
+    "floor": _int_identity("floor", np.floor), "ceil": _int_identity("ceil", np.ceil),
+    "round": _round, "trunc": _int_identity("trunc", np.trunc),
     "isnan": np.isnan, "isinf": np.isinf, "logical_not": np.logical_not,
     "bitwise_not": np.invert,
     # binary
@@ -113,12 +177,15 @@ KERNELS = {
     "atan2": np.arctan2,
     "fmod": _quiet(_check_int_zero("fmod", np.fmod)),
     "remainder": _quiet(_check_int_zero("remainder", np.remainder)),
-    "floor_divide": _quiet(_check_int_zero("floor_divide", np.floor_divide)),
+    "floor_divide": _quiet(_check_int_zero("floor_divide", np.floor_divide, "div_floor")),
     "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
     "gt": np.greater, "ge": np.greater_equal,
     "logical_and": np.logical_and, "logical_or": np.logical_or, "logical_xor": np.logical_xor,
-    "bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or, "bitwise_xor": np.bitwise_xor,
-    "bitwise_left_shift": np.left_shift, "bitwise_right_shift": np.right_shift,
+    "bitwise_and": _bitwise("bitwise_and", np.bitwise_and),
+    "bitwise_or": _bitwise("bitwise_or", np.bitwise_or),
+    "bitwise_xor": _bitwise("bitwise_xor", np.bitwise_xor),
+    "bitwise_left_shift": _bitwise("lshift", np.left_shift),
+    "bitwise_right_shift": _bitwise("rshift", np.right_shift),
     # ternary and casts
     "where": np.where,
     "convert": lambda x, *, dtype: x.astype(dtype.np),

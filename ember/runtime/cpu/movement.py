@@ -10,7 +10,39 @@ def _copy(x):
 
 def _reshape(x, *, shape):
     # a view when the strides allow it (as torch.reshape), else a copy
-    return np.reshape(x, shape)
+    return x.reshape(shape)
+
+
+def _expand(x, *, shape):
+    """A view with stride 0 on broadcast dims; read-only only where a dim really repeats
+    (torch refuses in-place writes there), so expanding to the same shape stays writable."""
+    lead = len(shape) - x.ndim
+    if lead < 0:
+        raise ValueError(f"cannot expand {x.shape} to {shape}")
+    strides = [0] * lead
+    repeats = _prod(shape[:lead]) > 1
+    for d, n, st in zip(x.shape, shape[lead:], x.strides):
+        if d == n:
+            strides.append(st)
+        elif d == 1:
+            strides.append(0)
+            repeats = repeats or n > 1
+        else:
+            raise ValueError(f"cannot expand {x.shape} to {shape}")
+    if x.flags.c_contiguous:
+        out = np.ndarray(shape, x.dtype, x, 0, tuple(strides))
+    else:
+        out = _as_strided(x, shape, tuple(strides), writeable=x.flags.writeable)
+    if repeats:
+        out.flags.writeable = False
+    return out
+
+
+def _prod(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
 def _slice(x, *, starts, stops, steps):
@@ -72,8 +104,8 @@ def _diagonal(x, *, offset, dim1, dim2):
 
 KERNELS = {
     "reshape": _reshape,
-    "permute": lambda x, *, dims: np.transpose(x, dims),
-    "expand": lambda x, *, shape: np.broadcast_to(x, shape),
+    "permute": lambda x, *, dims: x.transpose(dims),
+    "expand": _expand,
     "slice": _slice,
     "pad": _pad,
     "cat": _cat,

@@ -1,6 +1,9 @@
 """VJP rules for elementwise primitives, written with Tensor ops."""
 import math
 
+import numpy as np
+
+from ...tensor import Tensor, _wrap
 from ._base import VJPRule, unbroadcast
 
 _LN2 = math.log(2.0)
@@ -57,7 +60,7 @@ def _div(ctx, g):
 
 def _pow(ctx, g):
     from ...ops.elementwise import where
-    a, b = ctx.saved
+    a, b = (t if isinstance(t, Tensor) else _wrap(np.asarray(t)) for t in ctx.saved)
     ga = gb = None
     if ctx.needs[0]:
         # b * a**(b-1), with 0 where b == 0 (PyTorch's convention: d/da a**0 = 0)
@@ -75,7 +78,7 @@ def _minmax(pick_a):
         a, b = ctx.saved
         win_a = pick_a(a, b)
         tie = (a == b)
-        wa = win_a.to(g.dtype) * 1.0 - tie.to(g.dtype) * 0.5
+        wa = win_a.to(g.dtype) + tie.to(g.dtype) * 0.5
         ga = unbroadcast(g * wa, ctx.shapes[0]) if ctx.needs[0] else None
         gb = unbroadcast(g * (1.0 - wa), ctx.shapes[1]) if ctx.needs[1] else None
         return ga, gb

@@ -1,5 +1,16 @@
 """VJP rules: reductions and scans, written with Tensor ops."""
+from ....runtime.autograd import STATE
 from ._base import VJPRule
+
+
+def _output(ctx, op, **attrs):
+    """The saved forward output, or under create_graph a recomputation from the input:
+    saved outputs carry no history, so a rule using them would lose the second-order term."""
+    x, y = ctx.saved
+    if STATE.enabled and x._requires_grad:
+        from ...dispatch import dispatch
+        return dispatch(op, x, **attrs)
+    return y
 
 
 def _kept_shape(ctx):
@@ -35,7 +46,8 @@ def _prod(ctx, g):
     """d prod / d x_i = product of the others; exact with zeros (no division by them)."""
     from ...ops.elementwise import where
     from ...dispatch import dispatch
-    x, y = ctx.saved
+    x = ctx.saved[0]
+    y = _output(ctx, "prod", **ctx.attrs)
     g = _keep(ctx, g)
     is_zero = x == 0
     if not is_zero._data.any():
@@ -73,7 +85,8 @@ def _cumprod(ctx, g):
     positions after z get 0 (their products all contain x_z)."""
     from ...ops.elementwise import where
     from ...dispatch import dispatch
-    x, y = ctx.saved
+    x = ctx.saved[0]
+    y = _output(ctx, "cumprod", **ctx.attrs)
     dim = ctx.attrs["dim"]
     if x.ndim == 0:
         return (g,)
