@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ir.dtypes import FLOAT_DTYPES
 from ..runtime.autograd import Node, STATE
 from ..runtime.registry import KERNELS
 from .autograd.rules import VJP
 from .tensor import Tensor, _wrap
 
 _CPU = KERNELS["cpu"]
+_FLOAT_NP = frozenset(d.np for d in FLOAT_DTYPES)
 _ndarray = np.ndarray
 _EMPTY = {}
 
@@ -95,7 +97,7 @@ def _record(op, args, outs, attrs):
         from .autograd.anomaly import record_trace
         record_trace(node)
     for i, o in enumerate(outs):
-        if o._data.dtype.kind == "f":  # only floating outputs carry gradients
+        if o._data.dtype in _FLOAT_NP:  # only floating outputs carry gradients
             o._grad_fn = node
             o._out_idx = i
             o._requires_grad = True
@@ -149,7 +151,9 @@ def dispatch_view(op: str, x: Tensor, **attrs):
         res._view_chain = ((op, attrs),)
     else:
         res._base = x._base
-        res._view_chain = x._view_chain + ((op, attrs),)
+        chain = getattr(x, "_view_chain", None)
+        # None: x's relation to its base is unknown, so neither is this view's
+        res._view_chain = None if chain is None else chain + ((op, attrs),)
     if STATE.enabled and x._requires_grad:
         _record(op, (x,), (res,), attrs)
     return res

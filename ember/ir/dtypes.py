@@ -151,7 +151,7 @@ def scalar_category(v) -> int:
         return BOOL
     if t is int or isinstance(v, np.integer):
         return INT
-    if t is float or isinstance(v, np.floating):
+    if t is float or isinstance(v, (np.floating, ml_dtypes.bfloat16)):
         return FLOAT
     raise TypeError(f"expected a Python number, got {t.__name__}")
 

@@ -379,8 +379,6 @@ def test_next_functions_match_torch():
     assert shapes[0] == shapes[1]
 
 
-@pytest.mark.xfail(reason="dispatch._saved strips the history of saved non-leaf operands and "
-                          "outputs, so create_graph misses their terms (see report)", strict=False)
 def test_gradgradcheck_through_saved_nonleaf():
     x = _t(ember, [[0.3, 0.5], [1.2, -0.4]])
     y = _t(ember, [0.7, 0.9])

@@ -238,3 +238,14 @@ def test_detach_and_requires_grad_():
             (_x(lib) * 2).requires_grad_(False)
         with pytest.raises(RuntimeError, match="floating point"):
             lib.tensor([1, 2]).requires_grad_()
+
+
+def test_inplace_keeps_old_self_for_double_backward():
+    def f(lib):
+        x, z = _x(lib), _x(lib, (4., 5., 6.))
+        y = x * x
+        y.mul_(z)
+        (gx, gz) = lib.autograd.grad(y.sum(), (x, z), create_graph=True)
+        (gx.sum() + (gz * gz).sum()).backward()
+        return gx, gz, x.grad, z.grad
+    _both(f)

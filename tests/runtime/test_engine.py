@@ -265,8 +265,6 @@ def test_expanded_and_dtype_grads_accumulate_to_leaf_shape():
     _same(f)
 
 
-@pytest.mark.xfail(reason="dispatch._saved drops the history of saved non-leaf operands/outputs, "
-                          "so create_graph misses their terms (see report)", strict=False)
 def test_create_graph_through_saved_nonleaf_values():
     def f(lib):
         x = _t(lib, [0.5, -1.5])

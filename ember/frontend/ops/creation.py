@@ -75,6 +75,8 @@ def _check_ragged(data):
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
     _check_device(device, "tensor")
     dtype = None if dtype is None else D.to_dtype(dtype)
+    if isinstance(data, np.generic) and dtype is None:
+        data = np.asarray(data)  # a NumPy scalar keeps its dtype, as in PyTorch
     if isinstance(data, np.ndarray) and dtype is None:
         D.from_numpy_dtype(data.dtype)
     arr = _to_array(data, dtype)

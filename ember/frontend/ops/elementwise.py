@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import ml_dtypes
 import numpy as np
 
 from ...ir import dtypes as D
@@ -15,7 +16,7 @@ from ..tensor import Tensor, install_methods
 from .inplace import inplace
 
 _NP2DT = {d.np: d for d in D.ALL_DTYPES}
-_SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)
+_SCALARS = (bool, int, float, np.bool_, np.integer, np.floating, ml_dtypes.bfloat16)
 _FLOATS = frozenset(d.np for d in D.FLOAT_DTYPES)
 
 __all__ = []

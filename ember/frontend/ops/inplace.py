@@ -85,11 +85,18 @@ def _snapshot_saved_self(self, node, limit=8):
         seen.add(n)
         saved = n.saved
         if saved and any(isinstance(t, Tensor) and t._version is version for t in saved):
-            n.saved = tuple(_wrap(t._data.copy()) if isinstance(t, Tensor) and t._version is version
+            n.saved = tuple(_old_value(t) if isinstance(t, Tensor) and t._version is version
                             and np.may_share_memory(t._data, self._data) else t for t in saved)
             n.versions = tuple(None if not isinstance(t, Tensor) else t._version[0]
                                for t in n.saved)
         todo.extend(t for t, _ in n.next if type(t) is Node)
+
+
+def _old_value(t):
+    """A copy of t's current value that keeps t's current history (for create_graph)."""
+    c = _wrap(t._data.copy())
+    c._grad_fn, c._out_idx, c._requires_grad = t._grad_fn, t._out_idx, t._requires_grad
+    return c
 
 
 def _constant(self, torch_name):

@@ -66,14 +66,6 @@ def _view(op, x, **attrs):
     return dispatch_view(op, x, **attrs)
 
 
-def _plain_all(ts):
-    if STATE.enabled:
-        for t in ts:
-            if t._requires_grad:
-                return False
-    return all(type(t._data) is _ndarray for t in ts)
-
-
 # ---------------------------------------------------------------- argument helpers
 
 def _size_arg(size):
