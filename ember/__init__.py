@@ -16,7 +16,7 @@ from .frontend.autograd.grad_mode import (  # noqa: F401,E402
 )
 from . import autograd  # noqa: F401,E402
 from .frontend.interop import from_numpy, from_dlpack  # noqa: F401,E402
-from .frontend.printing import set_printoptions  # noqa: F401,E402
+from .frontend.printing import set_printoptions, get_printoptions, printoptions  # noqa: F401,E402
 from . import cuda, random  # noqa: F401,E402
 
 half, float, double, long, int, short = float16, float32, float64, int64, int32, int16
