@@ -12,7 +12,7 @@ from ..ir.dtypes import FLOAT_DTYPES
 from ..runtime.autograd import Node, STATE
 from ..runtime.registry import KERNELS
 from .autograd.rules import VJP
-from .tensor import Tensor, _wrap
+from .tensor import Tensor, _wrap, wrap_view
 
 _CPU = KERNELS["cpu"]
 _FLOAT_NP = frozenset(d.np for d in FLOAT_DTYPES)
@@ -145,15 +145,7 @@ def dispatch_view(op: str, x: Tensor, **attrs):
         out = _CPU[op](x._data, **attrs)
     except (ValueError, TypeError, IndexError) as e:
         raise _explain(op, (x,), attrs, e) from None
-    res = _wrap(out, x._version)
-    if x._base is None:
-        res._base = x
-        res._view_chain = ((op, attrs),)
-    else:
-        res._base = x._base
-        chain = getattr(x, "_view_chain", None)
-        # None: x's relation to its base is unknown, so neither is this view's
-        res._view_chain = None if chain is None else chain + ((op, attrs),)
+    res = wrap_view(x, out, ((op, attrs),))
     if STATE.enabled and x._requires_grad:
         _record(op, (x,), (res,), attrs)
     return res

@@ -365,6 +365,22 @@ def _wrap(arr, version=None, cls=Tensor):
     return t
 
 
+def wrap_view(x, arr, chain):
+    """A tensor over `arr`, a view of x's memory reached from x by the view ops in `chain`
+    ((primitive, attrs) pairs): it shares x's version counter and records its base and
+    the chain from the base, which in-place writes under autograd replay (CopySlices)."""
+    res = _wrap(arr, x._version)
+    b = x._base
+    if b is None:
+        res._base = x
+        res._view_chain = chain
+    else:
+        res._base = b
+        prev = getattr(x, "_view_chain", None)  # None: relation to the base unknown
+        res._view_chain = None if prev is None else prev + chain
+    return res
+
+
 def install_methods(table: dict):
     """Attach op functions as Tensor methods (called by each ops module)."""
     for name, fn in table.items():

@@ -15,7 +15,7 @@ from ...ir import dtypes as D
 from ...ir.ops import broadcast_shapes, index_result_shape, normalize_dim
 from ...runtime.autograd import STATE
 from ..dispatch import dispatch, dispatch_view
-from ..tensor import Tensor, _wrap, install_methods
+from ..tensor import Tensor, _wrap, install_methods, wrap_view
 from .inplace import check_inplace, inplace
 
 __all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add",
@@ -207,16 +207,7 @@ def _basic_view(x, p):
         if p.reshaped:
             v = dispatch_view("reshape", v, shape=p.view_shape)
         return v
-    res = _wrap(_basic_arr(x._data, p), x._version)
-    chain = _chain(p)
-    if x._base is None:
-        res._base = x
-        res._view_chain = chain
-    else:
-        res._base = x._base
-        prev = getattr(x, "_view_chain", None)
-        res._view_chain = None if prev is None else prev + chain
-    return res
+    return wrap_view(x, _basic_arr(x._data, p), _chain(p))
 
 
 def _basic_arr(arr, p):
@@ -253,18 +244,10 @@ def _select0(x, i):
     if not -n <= i < n:
         raise IndexError(f"index {i} is out of bounds for dimension 0 with size {n}")
     i %= n
-    res = _wrap(arr[i, ...], x._version)
     shape = arr.shape
     chain = (("slice", {"starts": (i,) + (0,) * (len(shape) - 1), "stops": (i + 1,) + shape[1:],
                         "steps": (1,) * len(shape)}), ("reshape", {"shape": shape[1:]}))
-    if x._base is None:
-        res._base = x
-        res._view_chain = chain
-    else:
-        res._base = x._base
-        prev = getattr(x, "_view_chain", None)
-        res._view_chain = None if prev is None else prev + chain
-    return res
+    return wrap_view(x, arr[i, ...], chain)
 
 
 def _raise_shape_mismatch(p):

@@ -14,7 +14,7 @@ from ...ir.ops import broadcast_shapes as _bshapes
 from ...runtime.autograd import STATE
 from ...runtime.registry import KERNELS
 from ..dispatch import dispatch, dispatch_view
-from ..tensor import Size, Tensor, _wrap, install_methods
+from ..tensor import Size, Tensor, _wrap, install_methods, wrap_view
 
 __all__ = [
     "reshape", "permute", "transpose", "swapaxes", "swapdims", "t", "squeeze", "unsqueeze",
@@ -42,19 +42,6 @@ def _plain(x):
     return not (x._requires_grad and STATE.enabled) and type(x._data) is _ndarray
 
 
-def _wrap_view(x, arr, chain):
-    res = _wrap(arr, x._version)
-    b = x._base
-    if b is None:
-        res._base = x
-        res._view_chain = chain
-    else:
-        res._base = b
-        prev = getattr(x, "_view_chain", None)  # None: relation to the base unknown
-        res._view_chain = None if prev is None else prev + chain
-    return res
-
-
 def _view(op, x, **attrs):
     """dispatch_view, minus the bookkeeping when there is nothing for autograd to record."""
     if _plain(x):
@@ -62,7 +49,7 @@ def _view(op, x, **attrs):
             arr = _K[op](x._data, **attrs)
         except (ValueError, TypeError, IndexError):
             return dispatch_view(op, x, **attrs)  # raises the op's explained error
-        return _wrap_view(x, arr, ((op, attrs),))
+        return wrap_view(x, arr, ((op, attrs),))
     return dispatch_view(op, x, **attrs)
 
 
@@ -477,7 +464,7 @@ def _select(x, dim, i):
         chain = (("slice", {"starts": (0,) * dim + (i,) + (0,) * (nd - dim - 1),
                             "stops": sh[:dim] + (i + 1,) + sh[dim + 1:], "steps": (1,) * nd}),
                  ("reshape", {"shape": rest}))
-        return _wrap_view(x, x._data[(slice(None),) * dim + (i,)], chain)
+        return wrap_view(x, x._data[(slice(None),) * dim + (i,)], chain)
     return _view("reshape", _slice_dim(x, dim, i, i + 1), shape=rest)
 
 
