@@ -216,8 +216,13 @@ def _basic_arr(arr, p):
 
 
 def _getitem(self, key):
-    if type(key) is int and not (STATE.enabled and self._requires_grad):
-        return _select0(self, key)
+    if not (STATE.enabled and self._requires_grad):
+        if type(key) is int:
+            return _select0(self, key)
+        if type(key) is tuple:
+            v = _slices_view(self, key)
+            if v is not None:
+                return v
     p = _parse(self, key)
     v = _basic_view(self, p)
     if not p.adv:
@@ -232,6 +237,27 @@ def _getitem(self, key):
         return _wrap(v._data[_full_key(p)])
     except IndexError as e:
         raise _index_error(e) from None
+
+
+def _slices_view(x, key):
+    """x[a:b, c:d, ...] (unit-step slices only) without autograd: the common slicing case,
+    kept short; None when the key holds anything else."""
+    shape = x._data.shape
+    if len(key) > len(shape):
+        return None
+    starts, stops = [], []
+    for k, n in zip(key, shape):
+        if type(k) is not slice or k.step not in (None, 1):
+            return None
+        a, b, _ = k.indices(n)
+        starts.append(a)
+        stops.append(max(a, b))
+    rest = shape[len(key):]
+    starts += [0] * len(rest)
+    stops += rest
+    chain = (("slice", {"starts": tuple(starts), "stops": tuple(stops),
+                        "steps": (1,) * len(shape)}),)
+    return wrap_view(x, x._data[key], chain)
 
 
 def _select0(x, i):
