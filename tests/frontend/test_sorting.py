@@ -3,24 +3,11 @@ import pytest
 import torch
 
 import ember
+from _oracle import close, pair
 
 rng = np.random.default_rng(0)
 
 
-def pair(a, dtype="float64", requires_grad=False):
-    e = ember.tensor(a, dtype=getattr(ember, dtype))
-    t = torch.tensor(a, dtype=getattr(torch, dtype))
-    if requires_grad:
-        e.requires_grad_()
-        t.requires_grad_()
-    return e, t
-
-
-def close(e, t, rtol=1e-6, atol=1e-8):
-    assert tuple(e.shape) == tuple(t.shape), (e.shape, t.shape)
-    assert str(e.dtype)[6:] == str(t.dtype)[6:], (e.dtype, t.dtype)
-    np.testing.assert_allclose(np.asarray(e.detach()._data, np.float64),
-                               t.detach().double().numpy(), rtol=rtol, atol=atol, equal_nan=True)
 
 
 DTYPES = ["float32", "float64", "int64", "int32", "bool", "float16", "bfloat16", "uint8"]

@@ -129,22 +129,21 @@ def _finish(t, requires_grad, out=None):
 
 # ---------------------------------------------------------------- samplers
 
-def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
-         requires_grad=False, pin_memory=False, **kw):
-    _check_device(device, "rand")
-    shape = _size(size, kw.pop("size", None), "rand")
-    dt = _float_dtype(dtype, "check_uniform_bounds")
-    r = dispatch("uniform", shape=shape, dtype=dt, low=0.0, high=1.0, generator=_gen(generator))
-    return _finish(r, requires_grad, out)
+def _float_sampler(name, prim, check_name, params):
+    """rand/randn: a float tensor of `size` drawn by primitive `prim` with fixed `params`."""
+    def sampler(*size, generator=None, out=None, dtype=None, layout=None, device=None,
+                requires_grad=False, pin_memory=False, **kw):
+        _check_device(device, name)
+        shape = _size(size, kw.pop("size", None), name)
+        dt = _float_dtype(dtype, check_name)
+        r = dispatch(prim, shape=shape, dtype=dt, generator=_gen(generator), **params)
+        return _finish(r, requires_grad, out)
+    sampler.__name__ = name
+    return sampler
 
 
-def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
-          requires_grad=False, pin_memory=False, **kw):
-    _check_device(device, "randn")
-    shape = _size(size, kw.pop("size", None), "randn")
-    dt = _float_dtype(dtype, "normal_kernel_cpu")
-    r = dispatch("normal", shape=shape, dtype=dt, mean=0.0, std=1.0, generator=_gen(generator))
-    return _finish(r, requires_grad, out)
+rand = _float_sampler("rand", "uniform", "check_uniform_bounds", {"low": 0.0, "high": 1.0})
+randn = _float_sampler("randn", "normal", "normal_kernel_cpu", {"mean": 0.0, "std": 1.0})
 
 
 def _randint(low, high, shape, dtype, generator, op="randint"):
