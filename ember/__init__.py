@@ -22,3 +22,17 @@ from . import cuda, random  # noqa: F401,E402
 half, float, double, long, int, short = float16, float32, float64, int64, int32, int16
 bool_ = bool
 __version__ = "0.1.0"
+
+# Libraries on top of the core load on first use (`ember.nn`, `ember.optim`, ...), which keeps
+# `import ember` fast; `import ember.nn` works as usual.
+_LAZY_MODULES = ("nn", "optim", "utils", "linalg", "serialization")
+_LAZY_ATTRS = {"save": "serialization", "load": "serialization"}
+
+
+def __getattr__(name):
+    import importlib
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_ATTRS:
+        return getattr(importlib.import_module(f".{_LAZY_ATTRS[name]}", __name__), name)
+    raise AttributeError(f"module 'ember' has no attribute '{name}'")

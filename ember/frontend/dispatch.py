@@ -138,6 +138,39 @@ def dispatch(op: str, *args, **attrs):
     return res
 
 
+def record_view_chain(x: Tensor, res: Tensor, chain):
+    """One backward node for `res`, a view reached from x by several view primitives
+    (x[1] is a slice then a reshape): its VJP applies theirs in reverse order, so a
+    multi-step view costs one node, not one per step."""
+    fn = x._grad_fn
+    edge = (fn, x._out_idx) if fn is not None else (x, 0)
+    node = Node(chain[0][0], _apply_chain, (edge,), (), _Ctx(chain, (x._data.shape,),
+                                                                (x._data.dtype,), (True,)), 1)
+    if STATE.anomaly:
+        from .autograd.anomaly import record_trace
+        record_trace(node)
+    res._grad_fn = node
+    res._out_idx = 0
+    res._requires_grad = True
+
+
+def _apply_chain(node, gouts):
+    g = gouts[0]
+    if g is None:
+        return (None,)
+    from ..ir.dtypes import from_numpy_dtype
+    from ..ir.ops import PRIMITIVES, TensorType
+    ctx = node.ctx
+    dtype = ctx.dtypes[0]
+    shapes = [ctx.shapes[0]]
+    for op, attrs in ctx.attrs[:-1]:  # the input shape of each later step
+        t = TensorType(tuple(shapes[-1]), from_numpy_dtype(dtype))
+        shapes.append(PRIMITIVES[op].rule(t, **attrs)[0].shape)
+    for (op, attrs), shape in zip(reversed(ctx.attrs), reversed(shapes)):
+        g = VJP[op].fn(_Ctx(attrs, (shape,), (dtype,), (True,)), g)[0]
+    return (g,)
+
+
 def dispatch_view(op: str, x: Tensor, **attrs):
     """Like dispatch, for kernels that return a view of x: the result shares x's version
     counter (in-place writes through either are seen by both) and remembers its base."""

@@ -14,7 +14,7 @@ import numpy as np
 from ...ir import dtypes as D
 from ...ir.ops import broadcast_shapes, index_result_shape, normalize_dim
 from ...runtime.autograd import STATE
-from ..dispatch import dispatch, dispatch_view
+from ..dispatch import dispatch, dispatch_view, record_view_chain
 from ..tensor import Tensor, _wrap, install_methods, wrap_view
 from .inplace import check_inplace, inplace
 
@@ -199,15 +199,11 @@ def _basic_view(x, p):
     """The view selected by the basic part of the index (x itself when it selects all)."""
     if not (p.sliced or p.reshaped):
         return x
+    chain = _chain(p)
+    v = wrap_view(x, _basic_arr(x._data, p), chain)
     if _needs_grad(x):
-        v = x
-        if p.sliced:
-            v = dispatch_view("slice", v, starts=tuple(p.starts), stops=tuple(p.stops),
-                              steps=tuple(p.steps))
-        if p.reshaped:
-            v = dispatch_view("reshape", v, shape=p.view_shape)
-        return v
-    return wrap_view(x, _basic_arr(x._data, p), _chain(p))
+        record_view_chain(x, v, chain)
+    return v
 
 
 def _basic_arr(arr, p):
@@ -216,9 +212,12 @@ def _basic_arr(arr, p):
 
 
 def _getitem(self, key):
+    if type(key) is int:
+        return _select0(self, key)
+    if type(key) is Tensor and key._data.dtype == _int64 and self._data.ndim:
+        # x[long_tensor]: one advanced index on dim 0, no parsing needed
+        return dispatch_indexed("index", self, key, positions=(0,))
     if not (STATE.enabled and self._requires_grad):
-        if type(key) is int:
-            return _select0(self, key)
         if type(key) is tuple:
             v = _slices_view(self, key)
             if v is not None:
@@ -261,7 +260,7 @@ def _slices_view(x, key):
 
 
 def _select0(x, i):
-    """x[i] for an int i without autograd: the most common index, kept short."""
+    """x[i] for an int i: the most common index, kept short."""
     arr = x._data
     if not arr.ndim:
         raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
@@ -273,7 +272,10 @@ def _select0(x, i):
     shape = arr.shape
     chain = (("slice", {"starts": (i,) + (0,) * (len(shape) - 1), "stops": (i + 1,) + shape[1:],
                         "steps": (1,) * len(shape)}), ("reshape", {"shape": shape[1:]}))
-    return wrap_view(x, arr[i, ...], chain)
+    v = wrap_view(x, arr[i, ...], chain)
+    if STATE.enabled and x._requires_grad:
+        record_view_chain(x, v, chain)
+    return v
 
 
 def _raise_shape_mismatch(p):

@@ -111,6 +111,8 @@ def _as_dtype(r, dtype):
 # ------------------------------------------------------------------ sums and means
 
 def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
+    if dim is None and dtype is None and not keepdim:  # the common x.sum(): no arg handling
+        return dispatch("sum", input)
     x = _with_dtype(input, dtype)
     return _as_dtype(_reduce("sum", x, _dims(dim, x._data.ndim, "sum"), keepdim), dtype)
 

@@ -26,11 +26,12 @@ def _acc(x):
     return x.dtype, x.dtype
 
 
-def _accumulating(np_fn):
+def _accumulating(ufunc):
+    reduce = ufunc.reduce
+
     def k(x, *, dims=None, keepdim=False):
         acc, res = _acc(x)
-        with np.errstate(all="ignore"):
-            r = np_fn(x, axis=_axes(x, dims), keepdims=keepdim, dtype=acc)
+        r = reduce(x, _axes(x, dims), acc, None, keepdim)
         return r if acc == res else np.asarray(r).astype(res)
     return k
 
@@ -81,8 +82,8 @@ def _scan(np_fn):
 
 
 KERNELS = {
-    "sum": _accumulating(np.sum),
-    "prod": _accumulating(np.prod),
+    "sum": _accumulating(np.add),
+    "prod": _accumulating(np.multiply),
     "amax": _extreme("amax", np.max),
     "amin": _extreme("amin", np.min),
     "argmax": _arg("argmax", np.argmax),
