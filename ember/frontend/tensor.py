@@ -173,6 +173,8 @@ class Tensor:
 
     @property
     def data(self):
+        if STATE.tracer is not None:
+            return STATE.tracer.detach(self)
         return _wrap(self._data, self._version)
 
     @data.setter
@@ -187,7 +189,14 @@ class Tensor:
         return False
 
     # ------------------------------------------------------------ conversion
+    # Each conversion to Python/NumPy data asks the tracer first (when one is recording):
+    # a value computed from the traced inputs would otherwise be baked into the graph.
     def item(self):
+        if STATE.tracer is not None:
+            STATE.tracer.concretize(self, "item()")
+        return self._item()
+
+    def _item(self):
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to "
                                f"Scalar")
@@ -195,6 +204,8 @@ class Tensor:
             float(self._data.reshape(()))
 
     def tolist(self):
+        if STATE.tracer is not None:
+            STATE.tracer.concretize(self, "tolist()")
         if self.dtype is D.bfloat16:
             return self._data.astype(np.float32).tolist()
         return self._data.tolist()
@@ -203,9 +214,13 @@ class Tensor:
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")
+        if STATE.tracer is not None:
+            STATE.tracer.concretize(self, "numpy()")
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        if STATE.tracer is not None:
+            STATE.tracer.concretize(self, "conversion to a NumPy array")
         a = self._data
         if dtype is not None and np.dtype(dtype) != a.dtype:
             return a.astype(dtype)
@@ -231,33 +246,48 @@ class Tensor:
     def __bool__(self):
         if self._data.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        if STATE.tracer is not None:
+            STATE.tracer.concretize(self, "bool()")
         return bool(self._data.reshape(())) if self._data.size else False
 
     def __float__(self):
-        return float(self.item())
+        if STATE.tracer is not None:
+            STATE.tracer.concretize(self, "float()")
+        return float(self._item())
 
     def __int__(self):
-        return int(self.item())
+        if STATE.tracer is not None:
+            STATE.tracer.concretize(self, "int()")
+        return int(self._item())
 
     def __index__(self):
         if self._data.dtype.kind not in "biu" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
+        if STATE.tracer is not None:
+            STATE.tracer.concretize(self, "use as an index (__index__)")
         return int(self._data.reshape(()))
 
     def __complex__(self):
-        return complex(self.item())
+        if STATE.tracer is not None:
+            STATE.tracer.concretize(self, "complex()")
+        return complex(self._item())
 
     __hash__ = object.__hash__
 
     def __repr__(self):
         from .printing import tensor_repr
+        if STATE.tracer is not None:  # printing is not part of the traced computation
+            with STATE.tracer.paused():
+                return tensor_repr(self)
         return tensor_repr(self)
 
     __str__ = __repr__
 
     def __format__(self, spec):
         if self._data.ndim == 0:
-            return self.item().__format__(spec)
+            if STATE.tracer is not None:
+                STATE.tracer.concretize(self, "format()")
+            return self._item().__format__(spec)
         return object.__format__(self, spec) if spec else repr(self)
 
     def __reduce_ex__(self, protocol):
@@ -277,6 +307,8 @@ class Tensor:
 
     # ------------------------------------------------------------ autograd
     def detach(self):
+        if STATE.tracer is not None:  # the graph must cut gradients here too
+            return STATE.tracer.detach(self)
         return _wrap(self._data, self._version)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -312,7 +344,7 @@ class Tensor:
 
     @property
     def retains_grad(self):
-        return self._grad_fn is not None and self._retains_grad
+        return self._grad_fn is not None and getattr(self, "_retains_grad", False)
 
     def _set_retained_grad(self, g, create_graph):
         g = g if create_graph else g.detach()
@@ -329,7 +361,10 @@ class Tensor:
         cur = self._grad
         if cur is None:
             # copy so later in-place accumulation never writes into another tensor's memory
-            self._grad = g if create_graph else _wrap(np.array(g._data, copy=True, order="K"))
+            # the gradient takes the parameter's layout (as PyTorch's), whatever produced it:
+            # optimizers then update in one pass over matching memory orders
+            order = "C" if self._data.flags.c_contiguous else "K"
+            self._grad = g if create_graph else _wrap(np.array(g._data, copy=True, order=order))
         elif create_graph or cur._requires_grad:
             self._grad = cur + g
         else:
@@ -352,6 +387,12 @@ def _rebuild(data, requires_grad):
     return t
 
 
+# Number of tracers recording on any thread: while nonzero, `_wrap` marks each new tensor
+# as computed during a trace, so one that reaches an op without having been recorded is an
+# error rather than a silent constant (see ember.frontend.tracer).
+_tracing = 0
+
+
 def _wrap(arr, version=None, cls=Tensor):
     t = _new(cls)
     t._data = arr
@@ -362,6 +403,22 @@ def _wrap(arr, version=None, cls=Tensor):
     t._version = [0] if version is None else version
     t._base = None
     t._hooks = None
+    if _tracing:
+        _mark_traced(t)
+    return t
+
+
+def _mark_traced(t):
+    tr = STATE.tracer
+    if tr is not None:
+        t.__dict__["_traced_in"] = tr.serial
+
+
+def constant(t):
+    """Declare t, just made from Python or NumPy data (not computed from other tensors),
+    a constant for the tracer: creation ops (tensor, zeros, from_numpy...) call this."""
+    if _tracing:
+        t.__dict__.pop("_traced_in", None)
     return t
 
 
@@ -378,6 +435,8 @@ def wrap_view(x, arr, chain):
         res._base = b
         prev = getattr(x, "_view_chain", None)  # None: relation to the base unknown
         res._view_chain = None if prev is None else prev + chain
+    if STATE.tracer is not None:
+        STATE.tracer.view(x, res, chain)
     return res
 
 

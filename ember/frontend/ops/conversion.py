@@ -41,7 +41,7 @@ def clone(input, *, memory_format=None):
 def contiguous(self, memory_format=None):
     if self._data.flags.c_contiguous:
         return self
-    return dispatch("copy", self)
+    return dispatch("copy", self, order="C")
 
 
 def _as(dt):

@@ -12,6 +12,7 @@ import numpy as np
 
 from ...ir import dtypes as D
 from ..dispatch import dispatch
+from ...runtime.autograd import STATE
 from ..tensor import Tensor, install_methods
 from .inplace import inplace
 
@@ -501,10 +502,57 @@ def _ne_op(self, other):
 
 
 def _inplace_method(fn, name):
+    ufunc = _FAST_INPLACE.get(name)
+
     def m(self, *args, **kwargs):
+        if ufunc is not None and _fast_inplace(ufunc, self, args, kwargs):
+            return self
         return inplace(self, fn(self, *args, **kwargs), name)
     m.__name__ = name
     return m
+
+
+_FAST_INPLACE = {"add_": np.add, "sub_": np.subtract, "mul_": np.multiply, "div_": np.divide}
+_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _fast_inplace(ufunc, self, args, kwargs):
+    """x.add_(y) & co. on float32/float64 when autograd has nothing to record: the ufunc
+    writes straight into x's memory (one pass, no temporary), as optimizers need. Returns
+    False to take the general path (promotion, broadcasting errors, autograd)."""
+    d = self._data
+    if len(args) != 1 or d.dtype not in _FAST_DTYPES or not d.flags.writeable or \
+            getattr(STATE, "tracer", None) is not None:
+        return False
+    alpha = 1
+    if kwargs:
+        if set(kwargs) != {"alpha"} or ufunc not in (np.add, np.subtract):
+            return False
+        alpha = kwargs["alpha"]
+        if type(alpha) not in (int, float):
+            return False
+    other = args[0]
+    if type(other) is Tensor:
+        o = other._data
+        if o.dtype != d.dtype or (STATE.enabled and other._requires_grad):
+            return False
+    elif type(other) in (int, float):
+        o = other
+    else:
+        return False
+    if STATE.enabled and (self._requires_grad or (self._base is not None
+                                                  and self._base._requires_grad)):
+        return False
+    try:
+        if np.broadcast_shapes(np.shape(o), d.shape) != d.shape:
+            return False
+    except ValueError:
+        return False
+    if alpha != 1:
+        o = o * alpha if type(o) is not np.ndarray else np.multiply(o, alpha, dtype=d.dtype)
+    ufunc(d, o, out=d, casting="unsafe")
+    self._version[0] += 1
+    return True
 
 
 def positive(input):

@@ -4,8 +4,9 @@ import numpy as np
 _as_strided = np.lib.stride_tricks.as_strided
 
 
-def _copy(x):
-    return np.array(x, copy=True, order="K")
+def _copy(x, *, order="K"):
+    # "K" keeps the layout (clone's preserve_format); "C" is contiguous()
+    return np.array(x, copy=True, order=order)
 
 
 def _reshape(x, *, shape):
