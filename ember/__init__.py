@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 
 # Libraries on top of the core load on first use (`ember.nn`, `ember.optim`, ...), which keeps
 # `import ember` fast; `import ember.nn` works as usual.
-_LAZY_MODULES = ("nn", "optim", "utils", "linalg", "serialization")
+_LAZY_MODULES = ("nn", "optim", "utils", "linalg", "serialization", "jit", "compiler")
 _LAZY_ATTRS = {"save": "serialization", "load": "serialization"}
 
 

@@ -2,7 +2,8 @@
 
 Eager: look up the kernel for the operands' device, run it, wrap the result, and when
 grad mode is on and an operand requires grad, record a tape node whose backward is the
-op's VJP rule. (The tracer of the compiler issue hooks in here, recording IR instead.)
+op's VJP rule. While a tracer is active (`ember.frontend.tracer`), the call is also
+recorded as a node of its IR graph; views are recorded by `wrap_view`.
 """
 from __future__ import annotations
 
@@ -128,6 +129,8 @@ def dispatch(op: str, *args, **attrs):
         outs = tuple(_wrap(o if type(o) is _ndarray else np.asarray(o)) for o in out)
         if STATE.enabled and any(isinstance(a, Tensor) and a._requires_grad for a in args):
             _record(op, args, outs, attrs)
+        if STATE.tracer is not None:
+            STATE.tracer.record(op, args, attrs, outs)
         return outs
     res = _wrap(out if type(out) is _ndarray else np.asarray(out))
     if STATE.enabled:
@@ -135,6 +138,8 @@ def dispatch(op: str, *args, **attrs):
             if isinstance(a, Tensor) and a._requires_grad:
                 _record(op, args, (res,), attrs)
                 break
+    if STATE.tracer is not None:
+        STATE.tracer.record(op, args, attrs, (res,))
     return res
 
 

@@ -8,7 +8,7 @@ import ctypes
 import numpy as np
 
 from ..ir import dtypes as D
-from .tensor import Tensor, _wrap
+from .tensor import Tensor, _wrap, constant
 
 __all__ = ["from_numpy", "from_dlpack", "to_dlpack"]
 
@@ -28,7 +28,7 @@ def from_numpy(ndarray):
         raise ValueError("given numpy array has byte order different from the native byte order. "
                          "Conversion between byte orders is currently not supported.")
     D.from_numpy_dtype(ndarray.dtype)  # raises TypeError naming the supported dtypes
-    return _wrap(ndarray)
+    return constant(_wrap(ndarray))
 
 
 def dlpack_capsule(t, stream=None, max_version=None, dl_device=None, copy=None):
@@ -59,7 +59,8 @@ def from_dlpack(ext_tensor):
         return ext_tensor
     if type(ext_tensor).__module__.startswith("torch") and \
             str(getattr(ext_tensor, "dtype", "")) == "torch.bfloat16":
-        return _wrap(np.from_dlpack(ext_tensor.view(_torch_int16(ext_tensor))).view(D.bfloat16.np))
+        return constant(_wrap(np.from_dlpack(ext_tensor.view(_torch_int16(ext_tensor)))
+                              .view(D.bfloat16.np)))
     if not hasattr(ext_tensor, "__dlpack__"):
         raise TypeError(f"from_dlpack: expected an object with __dlpack__ (got "
                         f"{type(ext_tensor).__name__})")
@@ -73,7 +74,7 @@ def from_dlpack(ext_tensor):
     except TypeError:
         raise TypeError(f"from_dlpack: unsupported dtype {arr.dtype}; ember supports "
                         f"{', '.join(d.name for d in D.ALL_DTYPES)}") from None
-    return _wrap(arr)
+    return constant(_wrap(arr))
 
 
 def _torch_int16(t):

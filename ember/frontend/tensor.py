@@ -414,6 +414,16 @@ def _mark_traced(t):
         t.__dict__["_traced_in"] = tr.serial
 
 
+def opaque(op, inputs, outputs, random=False):
+    """`outputs` were computed from `inputs` with NumPy, outside dispatch (an op with no
+    graph form). While tracing, that is fine for constant inputs (the results are constants
+    too) and a TracingError for values computed from the traced inputs, or for any call
+    when the op draws random numbers (the graph could not draw fresh ones)."""
+    if _tracing and STATE.tracer is not None:
+        STATE.tracer.opaque(op, inputs, outputs, random)
+    return outputs
+
+
 def constant(t):
     """Declare t, just made from Python or NumPy data (not computed from other tensors),
     a constant for the tracer: creation ops (tensor, zeros, from_numpy...) call this."""

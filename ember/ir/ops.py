@@ -146,6 +146,18 @@ def _where_rule(cond, a, b, **_):
 
 
 _def("where", "elementwise", _where_rule, arity=3)
+
+# special functions (polygamma takes its order as attribute n; i1 is i0's derivative)
+for _n in ("lgamma", "digamma", "polygamma", "i0", "i1"):
+    _elementwise(_n, 1, allowed=FLOAT_ONLY, what="a floating-point")
+
+
+def _frexp_rule(x, **_):
+    _require("frexp", x.dtype, FLOAT_ONLY, "a floating-point")
+    return (TensorType(x.shape, x.dtype), TensorType(x.shape, D.int32))
+
+
+_def("frexp", "extern", _frexp_rule, nout=2)    # (mantissa, exponent): NumPy's frexp
 _def("convert", "cast", lambda x, *, dtype: (TensorType(x.shape, dtype),))
 
 
@@ -183,6 +195,32 @@ def _scan_rule(x, *, dim, **_):
 
 _def("cumsum", "scan", _scan_rule)
 _def("cumprod", "scan", _scan_rule)
+
+
+def _cumext_rule(x, *, dim, **_):
+    # running max/min: (values, index of the element that set them)
+    normalize_dim(dim, len(x.shape), "scan")
+    return (TensorType(x.shape, x.dtype), TensorType(x.shape, D.int64))
+
+
+def _logcumsumexp_rule(x, *, dim, **_):
+    normalize_dim(dim, len(x.shape), "logcumsumexp")
+    _require("logcumsumexp", x.dtype, FLOAT_ONLY, "a floating-point")
+    return (TensorType(x.shape, x.dtype),)
+
+
+def _searchsorted_rule(seq, values, *, right=False, out_int32=False):
+    # seq sorted along its last dim; 1-d, or sharing values' leading dims
+    if len(seq.shape) > 1 and tuple(seq.shape[:-1]) != tuple(values.shape[:-1]):
+        raise RuntimeError(f"searchsorted: boundaries {seq.shape} and values {values.shape} "
+                           f"must share all but the last dim, or boundaries must be 1-d")
+    return (TensorType(values.shape, D.int32 if out_int32 else D.int64),)
+
+
+_def("cummax", "scan", _cumext_rule, nout=2)
+_def("cummin", "scan", _cumext_rule, nout=2)
+_def("logcumsumexp", "scan", _logcumsumexp_rule)
+_def("searchsorted", "extern", _searchsorted_rule, differentiable=False, arity=2)
 
 
 # ---------------------------------------------------------------- movement (views where possible)
@@ -281,7 +319,43 @@ _def("pad", "movement", _pad_rule)
 _def("cat", "movement", _cat_rule, arity=-1)
 _def("flip", "movement", _flip_rule)
 _def("diagonal", "movement", _diagonal_rule)
-_def("copy", "movement", lambda x: (TensorType(x.shape, x.dtype),))
+_def("copy", "movement", lambda x, *, order="K": (TensorType(x.shape, x.dtype),))
+
+
+def _as_strided_rule(x, *, size, stride, storage_offset, in_stride=None, in_offset=None):
+    # a view of x's storage; in_stride/in_offset record x's own layout for the VJP rule
+    if len(size) != len(stride):
+        raise RuntimeError("as_strided: mismatch in length of strides and shape")
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, got "
+                           f"strides: {list(stride)}")
+    if any(n < 0 for n in size):
+        raise RuntimeError(f"as_strided: Trying to create tensor with negative dimension: "
+                           f"{list(size)}")
+    if storage_offset < 0:
+        raise RuntimeError(f"as_strided: Tensor: invalid storage offset {storage_offset}")
+    return (TensorType(tuple(size), x.dtype),)
+
+
+def _unfold_rule(x, *, dimension, size, step):
+    # windows of `size` every `step` along `dimension`, as a new last dim (a view)
+    n = x.shape[dimension] if x.shape else 1
+    if size < 0:
+        raise RuntimeError(f"unfold: size is {size} but must be >= 0")
+    if size > n:
+        raise RuntimeError(f"unfold: maximum size for tensor at dimension {dimension} is {n} but "
+                           f"size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"unfold: step is {step} but must be > 0")
+    if not x.shape:
+        return (TensorType((size,), x.dtype),)
+    shape = list(x.shape)
+    shape[dimension] = (n - size) // step + 1
+    return (TensorType(tuple(shape) + (size,), x.dtype),)
+
+
+_def("as_strided", "movement", _as_strided_rule)
+_def("unfold", "movement", _unfold_rule)
 
 
 # ---------------------------------------------------------------- indexing
@@ -366,6 +440,101 @@ def _matmul_rule(a, b):
 
 
 _def("matmul", "linalg", _matmul_rule, arity=2)
+
+
+# decompositions and solvers (LAPACK externs), on batches of matrices in the last two dims
+def _matrices(op, a, square=True):
+    if len(a.shape) < 2:
+        raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
+    _require(op, a.dtype, FLOAT_ONLY, "a floating-point")
+    if square and a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"{op}: A must be batches of square matrices, but they are "
+                           f"{a.shape[-2]} by {a.shape[-1]} matrices")
+    return tuple(a.shape[:-2]), a.shape[-2], a.shape[-1]
+
+
+def _solve_rule(a, b):
+    batch, n, _ = _matrices("linalg.solve", a)
+    if len(b.shape) < 2 or b.shape[-2] != n:
+        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
+                           f"AX = B ({n}x{n} and {'x'.join(map(str, b.shape[-2:]))})")
+    batch = broadcast_shapes(batch, b.shape[:-2], op="linalg.solve")
+    return (TensorType(batch + (n, b.shape[-1]), _common_dtype("linalg.solve", (a, b))),)
+
+
+def _qr_rule(a, *, mode="reduced"):
+    batch, m, n = _matrices("linalg.qr", a, square=False)
+    k = min(m, n)
+    q = {"reduced": batch + (m, k), "complete": batch + (m, m), "r": (0,)}[mode]
+    r = batch + ((m if mode == "complete" else k), n)
+    return (TensorType(q, a.dtype), TensorType(r, a.dtype))
+
+
+def _svd_rule(a, *, full_matrices=True):
+    batch, m, n = _matrices("linalg.svd", a, square=False)
+    k = min(m, n)
+    return (TensorType(batch + (m, m if full_matrices else k), a.dtype),
+            TensorType(batch + (k,), a.dtype),
+            TensorType(batch + (n if full_matrices else k, n), a.dtype))
+
+
+def _same_rule(op):
+    def rule(a, **_):
+        _matrices(op, a)
+        return (TensorType(a.shape, a.dtype),)
+    return rule
+
+
+def _det_rule(op, nout):
+    def rule(a):
+        batch, _, _ = _matrices(op, a)
+        return (TensorType(batch, a.dtype),) * nout
+    return rule
+
+
+def _eigh_rule(a, *, UPLO="L"):
+    batch, n, _ = _matrices("linalg.eigh", a)
+    return (TensorType(batch + (n,), a.dtype), TensorType(a.shape, a.dtype))
+
+
+_def("inv", "linalg", _same_rule("linalg.inv"))
+_def("solve", "linalg", _solve_rule, arity=2)
+_def("det", "linalg", _det_rule("linalg.det", 1))
+_def("slogdet", "linalg", _det_rule("linalg.slogdet", 2), nout=2)        # (sign, logabsdet)
+_def("cholesky", "linalg", _same_rule("linalg.cholesky"))                # attr upper
+_def("qr", "linalg", _qr_rule, nout=2)                                   # (Q, R)
+_def("eigh", "linalg", _eigh_rule, nout=2)                               # (eigenvalues, vectors)
+_def("svd", "linalg", _svd_rule, nout=3)                                 # (U, S, Vh)
+
+
+def _conv_rule(x, w, *, stride, padding, lhs_dilation, rhs_dilation, groups):
+    """x (N, C, *S), w (O, C/groups, *K); per spatial dim: x dilated by lhs_dilation (zeros
+    inserted), padded by (lo, hi) (negative crops), then a stride/rhs_dilation convolution."""
+    nd = len(x.shape) - 2
+    if nd < 1 or len(w.shape) != nd + 2:
+        raise RuntimeError(f"conv: expected input (N, C, *spatial) and weight (O, C/groups, "
+                           f"*kernel) of the same rank >= 3, got {x.shape} and {w.shape}")
+    if any(len(a) != nd for a in (stride, padding, lhs_dilation, rhs_dilation)):
+        raise RuntimeError(f"conv: stride, padding and dilations need {nd} entries")
+    dt = _common_dtype("conv", (x, w))
+    if dt is D.bool_:
+        raise RuntimeError("conv: not implemented for 'Bool'")
+    if groups < 1 or w.shape[0] % groups or x.shape[1] != w.shape[1] * groups:
+        raise RuntimeError(f"conv: input {x.shape} and weight {w.shape} do not match for "
+                           f"groups={groups}")
+    out = []
+    for n, k, s, (lo, hi), ld, rd in zip(x.shape[2:], w.shape[2:], stride, padding,
+                                         lhs_dilation, rhs_dilation):
+        if s < 1 or ld < 1 or rd < 1:
+            raise RuntimeError("conv: stride and dilations must be positive")
+        span = ((n - 1) * ld + 1 if n else 0) + lo + hi - ((k - 1) * rd + 1)
+        if span < 0:
+            raise RuntimeError(f"conv: kernel {w.shape[2:]} does not fit the padded input {x.shape}")
+        out.append(span // s + 1)
+    return (TensorType((x.shape[0], w.shape[0], *out), dt),)
+
+
+_def("conv", "linalg", _conv_rule, arity=2)
 
 
 # ---------------------------------------------------------------- creation and random sources

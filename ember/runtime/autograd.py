@@ -21,6 +21,9 @@ class _GradState(threading.local):
         # frontend-provided under anomaly mode: (node, grad_outputs) -> grad_inputs; runs the
         # node, checks for NaN and reports the forward call behind a failure
         self.anomaly_checker = None
+        # the frontend's Tracer while ember.jit.trace / graph autodiff records this thread's
+        # ops into an IR graph; None otherwise (eager pays one attribute check per op)
+        self.tracer = None
 
 
 STATE = _GradState()

@@ -8,8 +8,9 @@ import math
 import numpy as np
 
 from ...ir import dtypes as D
+from ...runtime.autograd import STATE
 from ..dispatch import dispatch
-from ..tensor import Tensor, _wrap, install_methods
+from ..tensor import Tensor, _wrap, constant, install_methods
 
 __all__ = ["tensor", "as_tensor", "asarray", "zeros", "ones", "full", "empty", "zeros_like",
            "ones_like", "full_like", "empty_like", "arange", "range", "linspace", "logspace", "eye",
@@ -46,6 +47,8 @@ def _infer_dtype(data):
 
 def _to_array(data, dtype):
     if isinstance(data, Tensor):
+        if STATE.tracer is not None:  # copying a traced value into a new constant
+            STATE.tracer.concretize(data, "ember.tensor() of a tensor")
         arr = data._data
     elif isinstance(data, np.ndarray):
         arr = data
@@ -83,7 +86,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     arr = np.array(arr, copy=True, order="C")
     if arr.dtype not in _NP_OK:
         arr = arr.astype(D.from_numpy_dtype(arr.dtype).np)
-    t = _wrap(arr)
+    t = constant(_wrap(arr))
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -99,7 +102,7 @@ def as_tensor(data, dtype=None, device=None):
         return data if dtype is None or data.dtype is dtype else data.to(dtype)
     if isinstance(data, np.ndarray) and (dtype is None or data.dtype == dtype.np):
         D.from_numpy_dtype(data.dtype)
-        return _wrap(data)
+        return constant(_wrap(data))
     return tensor(data, dtype=dtype)
 
 
@@ -120,7 +123,7 @@ def _dtype_or_default(dtype):
 def _finish(arr, requires_grad, out=None):
     if out is not None:
         return _write_out(out, arr)
-    t = _wrap(arr)
+    t = constant(_wrap(arr))
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -186,6 +189,8 @@ def _write_out(out, arr):
     check_inplace(out, "out=")
     if out._data.shape == arr.shape:
         np.copyto(out._data, arr)
+        if STATE.tracer is not None:
+            STATE.tracer.write(out, constant(_wrap(arr)))
     else:
         out._data = arr
     out._version[0] += 1
@@ -208,7 +213,7 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
                 t = obj if not requires_grad else obj.detach()
             else:
                 D.from_numpy_dtype(arr.dtype)
-                t = _wrap(arr)
+                t = constant(_wrap(arr))
             if requires_grad:
                 t.requires_grad_(True)
             return t
@@ -346,12 +351,12 @@ def _legacy_tensor_new(cls, *args, **kwargs):
     if len(args) == 1 and isinstance(args[0], (list, tuple, np.ndarray)) and not (
             isinstance(args[0], tuple) and all(isinstance(a, int) for a in args[0]) and False):
         arr = _to_array(args[0], D.float32)
-        t = _wrap(np.array(arr, copy=True), cls=cls)
+        t = constant(_wrap(np.array(arr, copy=True), cls=cls))
         return t
     if len(args) == 1 and isinstance(args[0], Tensor):
         return _wrap(args[0]._data, args[0]._version, cls=cls)
     arr = np.zeros(_shape(args), np.float32)
-    return _wrap(arr, cls=cls)
+    return constant(_wrap(arr, cls=cls))
 
 
 def _new_factory(fn):

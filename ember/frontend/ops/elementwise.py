@@ -13,6 +13,7 @@ import numpy as np
 from ...ir import dtypes as D
 from ..dispatch import dispatch
 from ...runtime.autograd import STATE
+from ...runtime.cpu.elementwise import write_binary
 from ..tensor import Tensor, install_methods
 from .inplace import inplace
 
@@ -204,8 +205,8 @@ def _scaled(b, alpha, dt, op):
 
 
 def _wrap_scalar(v, dt):
-    from ..tensor import _wrap
-    return _wrap(np.asarray(v, dtype=dt.np))
+    from ..tensor import _wrap, constant
+    return constant(_wrap(np.asarray(v, dtype=dt.np)))
 
 
 @_public
@@ -391,6 +392,11 @@ def clamp(input, min=None, max=None, *, out=None):
 
 def _clamp_side(x, bound, op):
     # clamp keeps x's dtype unless the bound's category is higher (torch.clamp(int, 0.5) -> float)
+    if STATE.enabled and (x._requires_grad or getattr(bound, "_requires_grad", False)):
+        # PyTorch's gradient: all of it to x where x lies within the bound (ties included),
+        # to the bound elsewhere; maximum/minimum would split ties in half
+        outside = lt(x, bound) if op is maximum else gt(x, bound)
+        return where(outside, bound, x)
     if isinstance(bound, Tensor):
         return op(x, bound)
     a, b, _ = promote("clamp", x, bound)
@@ -550,7 +556,7 @@ def _fast_inplace(ufunc, self, args, kwargs):
         return False
     if alpha != 1:
         o = o * alpha if type(o) is not np.ndarray else np.multiply(o, alpha, dtype=d.dtype)
-    ufunc(d, o, out=d, casting="unsafe")
+    write_binary(ufunc, d, o)
     self._version[0] += 1
     return True
 

@@ -15,7 +15,7 @@ from ...ir import dtypes as D
 from ...ir.ops import broadcast_shapes, index_result_shape, normalize_dim
 from ...runtime.autograd import STATE
 from ..dispatch import dispatch, dispatch_view, record_view_chain
-from ..tensor import Tensor, _wrap, install_methods, wrap_view
+from ..tensor import Tensor, _wrap, constant, install_methods, opaque, wrap_view
 from .inplace import check_inplace, inplace
 
 __all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add",
@@ -36,7 +36,32 @@ def dispatch_indexed(op, x, *rest, **attrs):
 
 
 def _needs_grad(*ts):
-    return STATE.enabled and any(isinstance(t, Tensor) and t._requires_grad for t in ts)
+    # while tracing, the recorded (differentiable) paths replace the NumPy fast paths
+    return (STATE.enabled and any(isinstance(t, Tensor) and t._requires_grad for t in ts)) or \
+        STATE.tracer is not None
+
+
+def _traced_key(key):
+    """A key for tracing: bool masks become the integer index tensors of their nonzero
+    positions through recorded ops (so x[mask] follows the mask's values), other integer
+    tensors become int64; a 0-d tensor used as an int or a bool is a data-dependent value."""
+    if type(key) is not tuple:
+        key = (key,)
+    out = []
+    for k in key:
+        if isinstance(k, Tensor):
+            a = k._data
+            if a.ndim == 0 and (a.dtype.kind in "b" or a.dtype.itemsize == 1 or
+                                a.dtype.kind in "iu"):
+                STATE.tracer.concretize(k, "use as an index")
+            elif a.dtype.kind == "b" or a.dtype == np.uint8:
+                nz = dispatch("nonzero", k if a.dtype.kind == "b" else k.bool())
+                out.extend(nz.select(1, i) for i in range(a.ndim))
+                continue
+            elif a.dtype.kind in "iu" and a.dtype != _int64:
+                k = k.long()
+        out.append(k)
+    return tuple(out)
 
 
 # ------------------------------------------------------------------ parsing an index
@@ -185,7 +210,9 @@ def _index_error(e):
 
 
 def _index_tensors(p):
-    return [_wrap(a if a.dtype == _int64 else a.astype(np.int64)) for a in p.adv]
+    # (under tracing, index tensors computed from the inputs are int64 already, so these
+    # wrap their arrays; anything else came from constant data)
+    return [constant(_wrap(a if a.dtype == _int64 else a.astype(np.int64))) for a in p.adv]
 
 
 def _full_key(p):
@@ -217,7 +244,9 @@ def _getitem(self, key):
     if type(key) is Tensor and key._data.dtype == _int64 and self._data.ndim:
         # x[long_tensor]: one advanced index on dim 0, no parsing needed
         return dispatch_indexed("index", self, key, positions=(0,))
-    if not (STATE.enabled and self._requires_grad):
+    if STATE.tracer is not None:
+        key = _traced_key(key)
+    elif not (STATE.enabled and self._requires_grad):
         if type(key) is tuple:
             v = _slices_view(self, key)
             if v is not None:
@@ -296,7 +325,7 @@ def _value_tensor(value, dt, target_shape):
     """The value to write, as a Tensor of dtype dt broadcastable to target_shape."""
     if not isinstance(value, Tensor):
         if isinstance(value, _SCALARS):
-            return _wrap(np.asarray(value).astype(dt.np))
+            return constant(_wrap(np.asarray(value).astype(dt.np)))
         from .creation import tensor
         value = tensor(value)
     if value._data.dtype != dt.np:
@@ -374,6 +403,15 @@ def _refresh_view(view):
 
 
 def _setitem(self, key, value, accumulate=False):
+    if STATE.tracer is not None:
+        if (not accumulate and isinstance(key, Tensor) and key._data.dtype == np.bool_
+                and key._data.shape == self._data.shape
+                and (isinstance(value, _SCALARS) or isinstance(value, Tensor)
+                     and value._data.ndim == 0)):
+            # x[mask] = v is a masked fill: traced without a data-dependent shape
+            inplace(self, masked_fill(self, key, value), "index_put_")
+            return
+        key = _traced_key(key)
     p = _parse(self, key)
     if _needs_grad(self, value):
         _put_autograd(self, p, value, accumulate)
@@ -553,7 +591,7 @@ def _along_dim(op, input, dim, index, source, accumulate):
     if index._data.dtype != _int64:
         index = index.to(D.int64)
     if not isinstance(source, Tensor):
-        source = _wrap(np.asarray(source).astype(input._data.dtype))
+        source = constant(_wrap(np.asarray(source).astype(input._data.dtype)))
     elif source._data.dtype != input._data.dtype:
         source = source.to(input.dtype)
     return dispatch_indexed("index_put", input, source, index, positions=(dim,),
@@ -708,13 +746,14 @@ def masked_scatter(input, mask, source):
                            f"{input.dtype} and {source.dtype}")
     shape = broadcast_shapes(input._data.shape, mask._data.shape, op="masked_scatter")
     x = input if tuple(input.shape) == shape else input.expand(shape)
+    opaque("masked_scatter", [mask], [])  # how much of source is used depends on the mask
     m = np.broadcast_to(mask._data, shape)
     count = int(np.count_nonzero(m))
     if count > source._data.size:
         raise RuntimeError(f"masked_scatter: expected source to have at least {count} elements "
                            f"(the number of ones in mask), got {source._data.size}")
     vals = source.reshape(-1)[:count]
-    return index_put(x, (_wrap(m),), vals)
+    return index_put(x, (constant(_wrap(m)),), vals)
 
 
 # ------------------------------------------------------------------ nonzero
@@ -722,7 +761,10 @@ def masked_scatter(input, mask, source):
 def nonzero(input, *, out=None, as_tuple=False):
     if as_tuple:
         x = input if input._data.ndim else input.reshape(1)
-        r = dispatch("nonzero", x)._data
+        r = dispatch("nonzero", x)
+        if STATE.tracer is not None:
+            return tuple(r.select(1, i).contiguous() for i in range(r._data.shape[1]))
+        r = r._data
         return tuple(_wrap(np.ascontiguousarray(r[:, i])) for i in range(r.shape[1]))
     return _out(dispatch("nonzero", input), out)
 

@@ -61,6 +61,8 @@ def _write(self, result, op, const_name="CopyBackwards"):
         _snapshot_saved_self(self, result._grad_fn)
     np.copyto(sd, rd, casting="unsafe")
     self._version[0] += 1
+    if STATE.tracer is not None:
+        STATE.tracer.write(self, result)
     if recording:
         if result._requires_grad:
             _rebase(self, result)
@@ -95,6 +97,8 @@ def _snapshot_saved_self(self, node, limit=8):
 def _old_value(t):
     """A copy of t's current value that keeps t's current history (for create_graph)."""
     c = _wrap(t._data.copy())
+    if STATE.tracer is not None:
+        STATE.tracer.alias(c, t)
     c._grad_fn, c._out_idx, c._requires_grad = t._grad_fn, t._out_idx, t._requires_grad
     return c
 
@@ -184,6 +188,8 @@ def fill_(self, value):
     check_inplace(self, "fill_")
     self._data.fill(value)
     self._version[0] += 1
+    if STATE.tracer is not None:
+        STATE.tracer.write(self, value)
     if STATE.enabled and (self._requires_grad or
                           (self._base is not None and self._base._requires_grad)):
         _rebase(self, _constant(self, "FillBackward2"))
@@ -194,6 +200,8 @@ def zero_(self):
     check_inplace(self, "zero_")
     self._data.fill(0)
     self._version[0] += 1
+    if STATE.tracer is not None:
+        STATE.tracer.write(self, 0)
     if STATE.enabled and (self._requires_grad or
                           (self._base is not None and self._base._requires_grad)):
         _rebase(self, _constant(self, "ZeroBackward0"))
@@ -207,6 +215,8 @@ def copy_(self, src, non_blocking=False):
     check_inplace(self, "copy_")
     if src._data.dtype != self._data.dtype:
         src = src.to(_NP2DT[self._data.dtype])
+    if STATE.enabled and src._requires_grad and src._grad_fn is None:
+        src = src.view_as(src)  # a node between the leaf and self, so gradients reach src
     return _write(self, src, "copy_")
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from ...ir import dtypes as D
 from ...runtime.random import Generator as _RuntimeGenerator, normalize_seed
 from ..dispatch import dispatch
-from ..tensor import Tensor, _wrap, install_methods
+from ..tensor import Tensor, _wrap, constant, install_methods, opaque
 from .inplace import inplace
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
@@ -26,7 +26,7 @@ class Generator(_RuntimeGenerator):
     """ember.Generator: get_state/set_state exchange uint8 tensors, as torch.Generator."""
 
     def get_state(self):
-        return _wrap(self.state_bytes())
+        return constant(_wrap(self.state_bytes()))
 
     def set_state(self, new_state):
         if not isinstance(new_state, Tensor):
@@ -251,8 +251,8 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, la
 def bernoulli(input, p=None, *, generator=None, out=None):
     if p is not None:
         _check_p(p)
-        probs = np.full(input._data.shape, p, np.float64)
-        r = _wrap(dispatch("bernoulli", _wrap(probs), generator=_gen(generator))._data.astype(input._data.dtype))
+        probs = constant(_wrap(np.full(input._data.shape, p, np.float64)))
+        r = dispatch("bernoulli", probs, generator=_gen(generator)).to(input.dtype)
         return _finish(r, False, out)
     if not input.dtype.is_floating_point:
         raise RuntimeError(f"\"bernoulli_tensor_cpu_p_\" not implemented for "
@@ -296,7 +296,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
 
 def poisson(input, generator=None):
     lam = input._data.astype(np.float64)
-    return _wrap(_gen(generator).poisson(lam).astype(input._data.dtype))
+    r = _wrap(_gen(generator).poisson(lam).astype(input._data.dtype))
+    return opaque("poisson", [input], [r], random=True)[0]
 
 
 # ---------------------------------------------------------------- in-place samplers
@@ -327,12 +328,14 @@ def normal_(self, mean=0.0, std=1.0, *, generator=None):
 
 def bernoulli_(self, p=0.5, *, generator=None):
     if isinstance(p, Tensor):
+        opaque("bernoulli_", [p], [])  # p's values become the constant probabilities
         probs = np.broadcast_to(p._data.astype(np.float64), self._data.shape)
     else:
         _check_p(p)
         probs = np.full(self._data.shape, p, np.float64)
-    s = dispatch("bernoulli", _wrap(np.ascontiguousarray(probs)), generator=_gen(generator))
-    return _fill(self, _wrap(s._data.astype(self._data.dtype)), "bernoulli_")
+    probs = constant(_wrap(np.ascontiguousarray(probs)))
+    s = dispatch("bernoulli", probs, generator=_gen(generator))
+    return _fill(self, s.to(self.dtype), "bernoulli_")
 
 
 # largest integer each dtype's random_ draws up to by default: 2**mantissa for floats
@@ -358,7 +361,7 @@ def exponential_(self, lambd=1.0, *, generator=None):
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
     dt = _float_dtype(self.dtype, "exponential_cpu")
     u = dispatch("uniform", shape=self._data.shape, dtype=D.float64, generator=_gen(generator))
-    s = _wrap((-np.log1p(-u._data) / lambd).astype(dt.np))
+    s = opaque("exponential_", [u], [_wrap((-np.log1p(-u._data) / lambd).astype(dt.np))])[0]
     return _fill(self, s, "exponential_")
 
 
@@ -366,20 +369,23 @@ def geometric_(self, p, *, generator=None):
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
     u = dispatch("uniform", shape=self._data.shape, dtype=D.float64, generator=_gen(generator))
-    s = _wrap(np.ceil(np.log1p(-u._data) / math.log1p(-p)).clip(min=1).astype(self._data.dtype))
+    s = opaque("geometric_", [u], [_wrap(np.ceil(np.log1p(-u._data) / math.log1p(-p))
+                                         .clip(min=1).astype(self._data.dtype))])[0]
     return _fill(self, s, "geometric_")
 
 
 def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
     u = dispatch("uniform", shape=self._data.shape, dtype=D.float64, generator=_gen(generator))
-    s = _wrap((median + sigma * np.tan(np.pi * (u._data - 0.5))).astype(self._data.dtype))
+    s = opaque("cauchy_", [u], [_wrap((median + sigma * np.tan(np.pi * (u._data - 0.5)))
+                                      .astype(self._data.dtype))])[0]
     return _fill(self, s, "cauchy_")
 
 
 def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     z = dispatch("normal", shape=self._data.shape, dtype=D.float64, mean=float(mean),
                  std=float(std), generator=_gen(generator))
-    return _fill(self, _wrap(np.exp(z._data).astype(self._data.dtype)), "log_normal_")
+    s = opaque("log_normal_", [z], [_wrap(np.exp(z._data).astype(self._data.dtype))])[0]
+    return _fill(self, s, "log_normal_")
 
 
 METHODS = {

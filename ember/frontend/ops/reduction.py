@@ -22,7 +22,7 @@ from ...ir import dtypes as D
 from ...ir.ops import normalize_dim
 from ...runtime.autograd import STATE
 from ..dispatch import dispatch
-from ..tensor import Tensor, _wrap, install_methods
+from ..tensor import Tensor, _wrap, constant, install_methods, opaque
 
 __all__ = ["sum", "mean", "nansum", "nanmean", "prod", "max", "min", "amax", "amin", "argmax",
            "argmin", "aminmax", "var", "std", "var_mean", "std_mean", "norm", "logsumexp",
@@ -84,7 +84,8 @@ def _count(x, dims):
 
 
 def _needs_grad(x):
-    return STATE.enabled and x._requires_grad
+    # while tracing, the recorded (differentiable) composites replace the NumPy fast paths
+    return (STATE.enabled and x._requires_grad) or STATE.tracer is not None
 
 
 def _axis(x, dims):
@@ -201,7 +202,7 @@ def _select(x, idx_keep, d, keepdim):
     n = x._data.shape[d]
     shape = [1] * x._data.ndim
     shape[d] = n
-    pos = _wrap(np.arange(n, dtype=np.int64).reshape(shape))
+    pos = constant(_wrap(np.arange(n, dtype=np.int64).reshape(shape)))
     return _reduce("sum", where(eq(pos, idx_keep), x, 0), (d,), keepdim)
 
 
@@ -277,24 +278,53 @@ def _median_indices(a, axis, ignore_nan):
 def _median_dim(x, dim, keepdim, ignore_nan, cls, name):
     a = x._data
     if a.ndim == 0:
-        return cls(x.clone(), _wrap(np.zeros((), np.int64)))
+        return cls(x.clone(), constant(_wrap(np.zeros((), np.int64))))
     d = normalize_dim(dim, a.ndim, name)
     if a.shape[d] == 0:
         raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    if STATE.tracer is not None:
+        return _median_traced(x, d, keepdim, ignore_nan, cls)
     idx = _median_indices(a, d, ignore_nan)
     if _needs_grad(x):
-        values = _select(x, _wrap(idx), d, keepdim)
+        values = _select(x, constant(_wrap(idx)), d, keepdim)
     else:
         v = np.take_along_axis(a, idx, axis=d)
-        values = _wrap(v if keepdim else np.squeeze(v, d))
-    return cls(values, _wrap(idx if keepdim else np.squeeze(idx, d)))
+        values = constant(_wrap(v if keepdim else np.squeeze(v, d)))
+    return cls(values, constant(_wrap(idx if keepdim else np.squeeze(idx, d))))
+
+
+def _median_traced(x, d, keepdim, ignore_nan, cls):
+    """The same lower median through the sort primitive, so a graph can hold it: the
+    (n-1)//2-th of the stably sorted values (NaNs sort last; without ignore_nan a NaN wins,
+    with its first index)."""
+    from .elementwise import isnan, where
+    n = x._data.shape[d]
+    vals, idx = dispatch("sort", x, dim=d, descending=False, stable=True)
+    nan = isnan(x) if x._data.dtype in _FLOAT_NP else None
+    if ignore_nan and nan is not None:
+        count = _reduce("sum", nan, (d,), True)
+        k = ((n - count - 1) // 2).clamp_min(0)
+    else:
+        k = constant(_wrap(np.full(_kept(x.shape, d), (n - 1) // 2, np.int64)))
+    values, indices = vals.gather(d, k), idx.gather(d, k)
+    if not ignore_nan and nan is not None:
+        has = _reduce("any", nan, (d,), True)
+        values = where(has, x._data.dtype.type(np.nan), values)
+        indices = where(has, dispatch("argmax", nan, dims=(d,), keepdim=True), indices)
+    if not keepdim:
+        values, indices = values.squeeze(d), indices.squeeze(d)
+    return cls(values, indices)
+
+
+def _kept(shape, d):
+    return tuple(1 if i == d else s for i, s in enumerate(shape))
 
 
 def _median(name, ignore_nan, cls):
     def fn(input, dim=None, keepdim=False):
         if dim is None:
             if input._data.size == 0:
-                return _wrap(np.full((), np.nan, input._data.dtype))
+                return constant(_wrap(np.full((), np.nan, input._data.dtype)))
             return _median_dim(input.reshape(-1), 0, False, ignore_nan, cls, name).values
         return _median_dim(input, dim, keepdim, ignore_nan, cls, name)
     fn.__name__ = name
@@ -378,7 +408,7 @@ def _safe_root(s, p):
     """s ** (1/p) with gradient 0 where s == 0 (PyTorch's norm backward convention)."""
     from .elementwise import where
     zero = s == 0
-    if not zero._data.any():
+    if STATE.tracer is None and not zero._data.any():  # a trace must hold for any data
         return s.sqrt() if p == 2 else s ** (1.0 / p)
     safe = where(zero, 1.0, s)
     return where(zero, 0.0, safe.sqrt() if p == 2 else safe ** (1.0 / p))
@@ -423,12 +453,17 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
                            f"input. Got {_NP2DT[input._data.dtype].name.capitalize()}")
     x = _with_dtype(input, dtype)
     if isinstance(p, str):
+        if p == "nuc":
+            from .decomp import matrix_norm
+            nd = input._data.ndim
+            return matrix_norm(input, "nuc", tuple(range(nd)) if dim is None else dim, keepdim,
+                               dtype=dtype)
         if p != "fro":
             raise RuntimeError(f"norm: p={p!r} is not supported; use 'fro' or a number")
         p = 2
     dims = _dims(dim, x._data.ndim, "norm")
-    if dims is not None and (p in (math.inf, -math.inf)) and builtins.any(
-            x._data.shape[d] == 0 for d in dims):
+    if (p in (math.inf, -math.inf)) and builtins.any(
+            x._data.shape[d] == 0 for d in (range(x._data.ndim) if dims is None else dims)):
         raise IndexError("linalg.vector_norm cannot compute the inf norm on an empty tensor "
                          "because the operation does not have an identity")
     if _needs_grad(x):

@@ -14,7 +14,7 @@ from ...ir.ops import broadcast_shapes as _bshapes
 from ...runtime.autograd import STATE
 from ...runtime.registry import KERNELS
 from ..dispatch import dispatch, dispatch_view
-from ..tensor import Size, Tensor, _wrap, install_methods, wrap_view
+from ..tensor import Size, Tensor, _wrap, install_methods, opaque, wrap_view
 
 __all__ = [
     "reshape", "permute", "transpose", "swapaxes", "swapdims", "t", "squeeze", "unsqueeze",
@@ -65,7 +65,7 @@ def _size_arg(size):
     if not isinstance(size[0], _INTS):
         s = size[0]
         if isinstance(s, Tensor):
-            return (int(s),) if s._data.ndim == 0 else tuple(int(v) for v in s._data.tolist())
+            return (int(s),) if s._data.ndim == 0 else tuple(int(v) for v in s.tolist())
         return tuple(int(v) for v in s)
     return tuple(v if type(v) is int else int(v) for v in size)
 
@@ -202,8 +202,9 @@ def _view_dtype(self, dt):
             raise RuntimeError(f"self.size(-1) must be divisible by {new // old} to view "
                                f"{self.dtype} as {dt} (different element sizes), but got "
                                f"{d.shape[-1]}")
-    # memory and version counter are shared; not differentiable, so no view record
-    return _wrap(d.view(dt.np), self._version)
+    # memory and version counter are shared; not differentiable, so no view record (and
+    # no graph form: a bitcast is opaque to the tracer)
+    return opaque("view(dtype)", [self], [_wrap(d.view(dt.np), self._version)])[0]
 
 
 def view_as(self, other):
@@ -536,7 +537,7 @@ def tensor_split(input, indices_or_sections, dim=0):
     n = sh[dim]
     s = indices_or_sections
     if isinstance(s, Tensor):
-        s = int(s) if s._data.ndim == 0 else [int(v) for v in s._data.tolist()]
+        s = int(s) if s._data.ndim == 0 else [int(v) for v in s.tolist()]
     if isinstance(s, _INTS):
         if s <= 0:
             raise RuntimeError(f"number of sections must be larger than 0, got {s}")
@@ -654,6 +655,8 @@ def _join_fast(join, tensors, dim):
         for t in tensors:
             if t._requires_grad:
                 return None
+    if STATE.tracer is not None:  # record the primitive
+        return None
     try:
         return _wrap(join(arrs, axis=dim))
     except (ValueError, TypeError, IndexError):

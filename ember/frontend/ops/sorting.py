@@ -10,7 +10,8 @@ import numpy as np
 
 from ...ir.ops import normalize_dim
 from ..dispatch import dispatch
-from ..tensor import Tensor, _wrap, install_methods
+from ...runtime.autograd import STATE
+from ..tensor import Tensor, _wrap, constant, install_methods, opaque
 
 __all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "unique", "unique_consecutive"]
 
@@ -68,14 +69,16 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
     if input._data.ndim == 0:
-        return _result(_kth_t, input.clone(), _wrap(np.zeros((), np.int64)), out)
+        return _result(_kth_t, input.clone(), constant(_wrap(np.zeros((), np.int64))), out)
     v, i = topk(input, k, d, largest=False)
     shape = list(v._data.shape)
     starts = [0] * len(shape)
     starts[d] = k - 1
-    v = dispatch("slice", v, starts=tuple(starts), stops=tuple(shape), steps=(1,) * len(shape)) \
-        if v._requires_grad else _wrap(np.take(v._data, [k - 1], axis=d))
-    i = _wrap(np.take(i._data, [k - 1], axis=d))
+    pick = {"starts": tuple(starts), "stops": tuple(shape), "steps": (1,) * len(shape)}
+    tracing = STATE.tracer is not None
+    v = dispatch("slice", v, **pick) if v._requires_grad or tracing else \
+        _wrap(np.take(v._data, [k - 1], axis=d))
+    i = dispatch("slice", i, **pick) if tracing else _wrap(np.take(i._data, [k - 1], axis=d))
     if not keepdim:
         shape[d:d + 1] = []
         v, i = v.reshape(tuple(shape)), i.reshape(tuple(shape))
@@ -115,6 +118,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     cnt = np.diff(np.append(starts, change.shape[0])).astype(np.int64)
     res = (_wrap(np.ascontiguousarray(vals)),) + ((_wrap(inv),) if return_inverse else ()) + \
         ((_wrap(cnt),) if return_counts else ())
+    opaque("unique_consecutive", [input], res)
     return res[0] if len(res) == 1 else res
 
 

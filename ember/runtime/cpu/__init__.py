@@ -3,8 +3,23 @@
 Kernels receive operands already promoted by the frontend (Python scalars arrive as
 NumPy scalars of the operand dtype) and the op's attributes as keywords.
 """
+import warnings
+
 from ..registry import register_kernels
 from . import elementwise, reduction, movement, indexing, linalg, random, extern
 
 for _m in (elementwise, reduction, movement, indexing, linalg, random, extern):
     register_kernels("cpu", _m.KERNELS)
+
+# PyTorch computes inf/nan silently; NumPy warns. Silencing NumPy's floating-point
+# RuntimeWarnings raised inside these kernel modules costs nothing per call (np.errstate
+# costs about a microsecond), and leaves warnings from the user's own NumPy code alone.
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember\.runtime\.cpu(\.|$)")
+
+# kernels of the primitives added with the extra ops (strided views, special functions, ...)
+from . import strided, special, scan, decomp  # noqa: E402
+for _m in (strided, special, scan, decomp):
+    register_kernels("cpu", _m.KERNELS)
+
+from . import conv  # noqa: E402  (the convolution primitive)
+register_kernels("cpu", conv.KERNELS)

@@ -190,3 +190,9 @@ KERNELS = {
     "where": np.where,
     "convert": lambda x, *, dtype: x.astype(dtype.np),
 }
+
+
+def write_binary(ufunc, out, other):
+    """out <- ufunc(out, other) in place (the frontend's no-autograd fast path for add_ & co.);
+    here so NumPy's floating-point warnings fall under this package's filter."""
+    ufunc(out, other, out=out, casting="unsafe")

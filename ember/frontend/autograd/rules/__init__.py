@@ -12,3 +12,11 @@ from . import elementwise, reduction, movement, indexing, linalg, extern
 VJP = {}
 for _m in (elementwise, reduction, movement, indexing, linalg, extern):
     VJP.update(_m.RULES)
+
+# rules of the primitives added with the extra ops (strided views, special functions, ...)
+from . import strided, special, scan, decomp  # noqa: E402
+for _m in (strided, special, scan, decomp):
+    VJP.update(_m.RULES)
+
+from . import conv  # noqa: E402  (the convolution primitive)
+VJP.update(conv.RULES)

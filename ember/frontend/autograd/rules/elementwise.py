@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from ...tensor import Tensor, _wrap
+from ...tensor import Tensor, _wrap, constant
 from ._base import VJPRule, unbroadcast
 
 _LN2 = math.log(2.0)
@@ -60,7 +60,7 @@ def _div(ctx, g):
 
 def _pow(ctx, g):
     from ...ops.elementwise import where
-    a, b = (t if isinstance(t, Tensor) else _wrap(np.asarray(t)) for t in ctx.saved)
+    a, b = (t if isinstance(t, Tensor) else constant(_wrap(np.asarray(t))) for t in ctx.saved)
     ga = gb = None
     if ctx.needs[0]:
         # b * a**(b-1), with 0 where b == 0 (PyTorch's convention: d/da a**0 = 0)

@@ -50,7 +50,7 @@ def _prod(ctx, g):
     y = _output(ctx, "prod", **ctx.attrs)
     g = _keep(ctx, g)
     is_zero = x == 0
-    if not is_zero._data.any():
+    if STATE.tracer is None and not is_zero._data.any():  # (a traced rule must hold for any x)
         return (g * _keep(ctx, y) / x,)
     nz = where(is_zero, 1.0, x)
     p = dispatch("prod", nz, **_dims_kw(ctx)).reshape(_kept_shape(ctx))
@@ -91,7 +91,7 @@ def _cumprod(ctx, g):
     if x.ndim == 0:
         return (g,)
     is_zero = x == 0
-    if not is_zero._data.any():
+    if STATE.tracer is None and not is_zero._data.any():  # (a traced rule must hold for any x)
         return (_reverse_cumsum(g * y, dim) / x,)
     seen = dispatch("cumsum", is_zero, dim=dim)
     first = is_zero & (seen == 1)

@@ -1,0 +1,2 @@
+"""ember.utils: utilities on the public ember API (as torch.utils)."""
+from . import data  # noqa: F401
