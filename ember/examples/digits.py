@@ -17,7 +17,7 @@ import numpy as np
 
 import ember
 import ember.nn as nn
-from ember.utils.data import DataLoader, TensorDataset, random_split
+from ember.utils.data import DataLoader, RandomSampler, TensorDataset, random_split
 
 
 def load_digits():
@@ -53,11 +53,17 @@ def build(args):
     split_gen = ember.Generator().manual_seed(args.seed)
     train_set, test_set = random_split(TensorDataset(images, labels), [0.8, 0.2],
                                        generator=split_gen)
+    # The shuffling generator is the sampler's own: a DataLoader also draws its workers'
+    # base seed from its `generator` whenever it starts workers (as PyTorch's does), which
+    # would shift the shuffle order of a resumed run that restarts them.
     loader_gen = ember.Generator().manual_seed(args.seed + 1)
-    workers = dict(num_workers=args.workers, persistent_workers=args.workers > 0)
-    train = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
-                       generator=loader_gen, **workers)
-    test = DataLoader(test_set, batch_size=256)
+    sampler = RandomSampler(train_set, generator=loader_gen)
+    workers = dict(num_workers=args.workers, persistent_workers=args.workers > 0,
+                   generator=ember.Generator().manual_seed(args.seed + 2))
+    train = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler, **workers)
+    # every DataLoader iterator draws a seed from its generator (the global RNG by default),
+    # so evaluation gets its own and never shifts the training run's random stream
+    test = DataLoader(test_set, batch_size=256, generator=ember.Generator().manual_seed(0))
     model = DigitsNet()
     opt = ember.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = ember.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, epochs=args.epochs,
