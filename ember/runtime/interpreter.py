@@ -42,6 +42,12 @@ def run_graph(graph, arrays, device="cpu"):
     kernels = KERNELS[device]
     env = dict(zip(graph.inputs, arrays))
     env.update(graph.constants)
+    with np.errstate(all="ignore"):  # inf/nan silently, as eager (one context per graph run)
+        _run_nodes(graph, kernels, env)
+    return [env[v] for v in graph.outputs]
+
+
+def _run_nodes(graph, kernels, env):
     for n in graph.nodes:
         args = [env[v] if isinstance(v, Value) else v for v in n.inputs]
         try:
@@ -53,4 +59,3 @@ def run_graph(graph, arrays, device="cpu"):
         outs = out if type(out) is tuple else (out,)
         for v, o in zip(n.outputs, outs):
             env[v] = o if type(o) is np.ndarray else np.asarray(o)
-    return [env[v] for v in graph.outputs]

@@ -23,8 +23,6 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-import numpy as np
-
 from ...ir import dtypes as D
 from ...ir.graph import Graph, Value
 from ...ir.ops import PRIMITIVES
@@ -112,9 +110,9 @@ DECOMPOSITIONS: dict[str, list[Decomposition]] = {
     "log10": [_D("mul(log(x), 0.4342944819032518)", "float")],
     "expm1": [_D("u = exp(x); um1 = sub(u, 1);"
                  "where(eq(u, 1), x, where(eq(um1, -1), -1,"
-                 " where(isinf(u), u, div(mul(um1, x), log(u)))))", "float")],
+                 " where(eq(u, inf), u, div(mul(um1, x), log(u)))))", "float")],
     "log1p": [_D("u = add(x, 1); d = sub(u, 1);"
-                 "where(eq(d, 0), x, where(isinf(u), u, div(mul(log(u), x), d)))", "float")],
+                 "where(eq(d, 0), x, where(eq(u, inf), u, div(mul(log(u), x), d)))", "float")],
     "sinh": [_D("mul(sub(expm1(x), expm1(neg(x))), 0.5)", "float")],
     "cosh": [_D("mul(add(exp(x), exp(neg(x))), 0.5)", "float")],
     "tanh": [_D("e = expm1(mul(abs(x), -2)); t = div(neg(e), add(e, 2));"
@@ -129,7 +127,7 @@ class _Lit(float):
 
 
 def _parse(formula):
-    body = ast.parse(formula.replace(";", "\n"), mode="exec").body
+    body = ast.parse("\n".join(part.strip() for part in formula.split(";")), mode="exec").body
     *steps, last = body
     if not isinstance(last, ast.Expr) or not all(isinstance(s, ast.Assign) for s in steps):
         raise ValueError(f"decomposition formula must be 'name = expr;'... then an "
@@ -206,6 +204,10 @@ class _Decomposer:
         return self.rw.emit(op, args, attrs, out_types=rule_types, source=source)
 
     # -------------------------------------------------------------- the pass
+    def candidate(self, n):
+        return (n.op in self.table and (self.keep is None or n.op not in self.keep)
+                and len(n.outputs) == 1 and not self.rw.pinned(n.outputs[0]))
+
     def node_operands(self, n):
         """n's new operands with literals typed like its tensors; None if a literal would
         promote (the formula could not keep the node's type)."""
@@ -221,10 +223,12 @@ class _Decomposer:
     def run(self):
         rw = self.rw
         for n in rw.old.nodes:
-            args = self.node_operands(n) if len(n.outputs) == 1 else None
             v = None
-            if args is not None and not rw.pinned(n.outputs[0]):
-                v = self.expand(n.op, args, n.attrs, n.outputs[0].dtype, n.source, frozenset())
+            if self.candidate(n):
+                args = self.node_operands(n)
+                if args is not None:
+                    v = self.expand(n.op, args, n.attrs, n.outputs[0].dtype, n.source,
+                                    frozenset())
             if v is None:
                 rw.copy(n)
                 continue

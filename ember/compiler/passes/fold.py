@@ -19,7 +19,7 @@ import numpy as np
 from ...ir.graph import Graph, Value
 from ...ir.ops import PRIMITIVES
 from ...runtime.registry import KERNELS
-from .rewrite import Rewriter, has_static_shape, numel
+from .rewrite import Rewriter, has_static_shape, numel, uniform_value
 
 __all__ = ["fold_constants", "DEFAULT_MAX_BYTES"]
 
@@ -30,33 +30,13 @@ _SOURCES = frozenset({"full", "iota"})
 def _foldable(node) -> bool:
     od = PRIMITIVES[node.op]
     return (od.kind != "random" and node.op not in _SOURCES
-            and all(o.shape is not None and has_static_shape(o.shape) and None not in o.shape
-                    for o in node.outputs))
+            and all(has_static_shape(o.shape) for o in node.outputs))
 
 
 def _evaluate(node, args):
     with np.errstate(all="ignore"):   # inf/nan arise silently, as at run time
         out = KERNELS["cpu"][node.op](*args, **node.attrs)
     return out if type(out) is tuple else (out,)
-
-
-def _uniform(arr):
-    """The common value of arr's elements, or None (NaN counts as one value; +0.0 and
-    -0.0 do not mix)."""
-    if arr.size == 0:
-        return None
-    flat = arr.reshape(-1)
-    first = flat[0]
-    if arr.dtype.kind == "f" or arr.dtype.kind == "V":
-        f = flat.astype(np.float64)
-        f0 = f[0]
-        if np.isnan(f0):
-            ok = np.all(np.isnan(f))
-        else:
-            ok = np.all(f == f0) and np.all(np.signbit(f) == np.signbit(f0))
-    else:
-        ok = np.all(flat == first)
-    return first if ok else None
 
 
 class _Folder:
@@ -105,7 +85,7 @@ class _Folder:
                 return None
         new = []
         for o, v in zip(outs, n.outputs):
-            value = _uniform(o) if o.size > 1 else None
+            value = uniform_value(o) if o.size > 1 else None
             if value is not None:
                 new.append(self.rw.emit("full", [], {"shape": tuple(v.shape), "dtype": v.dtype,
                                                      "value": value},

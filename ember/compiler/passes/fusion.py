@@ -29,7 +29,9 @@ Views and other movement: index arithmetic, not kernels
   stays a relabelling of the domain (permuting dims, adding or removing size-1 dims,
   broadcasting a row value back over the row): e.g. layer_norm's backward expands row
   sums back over the row inside its reduction group. Reshapes that merge or split dims of
-  an in-group value (and slices of one) are group boundaries.
+  an in-group value (and slices of one) are group boundaries. A gather may also use
+  in-group indices (cross-entropy picking each row's target) when its data comes from
+  outside the group.
 - A view used by several groups, by an opaque op, or as a graph output becomes a `view`
   group; any other unabsorbed movement op becomes its own `elementwise` group (a copy or
   gather kernel).
@@ -161,6 +163,7 @@ class _Analysis:
     kind: str
     shape: tuple
     reduce_dims: tuple
+    dim_maps: dict = field(default_factory=dict)
 
 
 def analyze(members):
@@ -201,9 +204,12 @@ def analyze(members):
         if r == "load":
             if not inner:
                 continue          # reads from outside: a (strided/gathered) load
-            if n.op not in _INTERNAL_VIEWS:
+            if n.op == "gather" and n.inputs[0] not in maps:
+                m = maps[n.inputs[1]]     # a gathered load at in-group indices
+            elif n.op in _INTERNAL_VIEWS:
+                m = _view_map(n, maps[vins[0]], D, R)
+            else:
                 return None
-            m = _view_map(n, maps[vins[0]], D, R)
         elif r == "matmul":
             if inner or tuple(out.shape) != D:
                 return None
@@ -231,7 +237,7 @@ def analyze(members):
         if m is None or not _valid_map(m, tuple(out.shape), D):
             return None
         maps[out] = m
-    return _Analysis(kind, D, tuple(sorted(R)))
+    return _Analysis(kind, D, tuple(sorted(R)), maps)
 
 
 # ---------------------------------------------------------------- the plan
@@ -245,6 +251,10 @@ class FusionGroup:
     outputs: list = field(default_factory=list)   # Values used outside (or graph outputs)
     shape: tuple = ()          # the iteration domain
     reduce_dims: tuple = ()    # reduction groups: the domain dims reduced
+    # for each value computed in the group (not the loads at its edge): the domain dim each
+    # of its dims walks, None for size-1 dims; e.g. a softmax row sum of shape (4, 1) over
+    # the domain (4, 8) walks (0, None)
+    dim_maps: dict = field(default_factory=dict, repr=False)
 
     @property
     def is_kernel(self) -> bool:
@@ -416,33 +426,58 @@ class _Planner:
         return False
 
     # -------------------------------------------------------------- phase 1: compute nodes
-    def candidates(self, i):
-        """(group key, views on the way) for each in-group producer n could join."""
+    def _producers(self, i):
+        return [p for p in map(self.producer.get, self.nodes[i].value_inputs()) if p is not None]
+
+    def load_cone(self, i):
+        """Unassigned loads that feed node i and nothing else (directly or through each
+        other): they belong wherever i goes, so the cycle check must see them inside."""
+        reach, stack = set(), self._producers(i)
+        while stack:
+            p = stack.pop()
+            if p in reach or p in self.group or self.roles[p] != "load":
+                continue
+            reach.add(p)
+            stack.extend(self._producers(p))
+        cone = set()
+        for p in sorted(reach, reverse=True):      # users (later ids) are decided first
+            if (all(u == i or u in cone for u in self.users[p])
+                    and not set(self.nodes[p].outputs) & self.outputs):
+                cone.add(p)
+        return cone
+
+    def candidates(self, i, cone):
+        """group key -> the in-group-able views on the way, for each group node i (with
+        the loads of its cone) could join."""
         out = {}
-        for v in self.nodes[i].value_inputs():
-            chain = []
-            p = self.producer.get(v)
-            while (p is not None and p not in self.group and self.roles[p] == "load"
-                   and self.nodes[p].op in _INTERNAL_VIEWS):
-                chain.append(p)
-                p = self.producer.get(self.nodes[p].inputs[0])
-            if p is None or p not in self.group:
-                continue
-            k = self.group[p]
-            if self.kind[k] in ("opaque", "view"):
-                continue
-            out.setdefault(k, set()).update(chain)
+        for start in [i, *cone]:
+            for p in self._producers(start):
+                chain = []
+                while (p is not None and p not in self.group and p not in cone
+                       and self.roles[p] == "load" and self.nodes[p].op in _INTERNAL_VIEWS):
+                    chain.append(p)
+                    p = self.producer.get(self.nodes[p].inputs[0])
+                if p is None or p not in self.group:
+                    continue
+                k = self.group[p]
+                if self.kind[k] not in ("opaque", "view"):
+                    out.setdefault(k, set()).update(chain)
         return out
 
     def place_compute(self, i):
         r = self.roles[i]
-        cands = {} if r in ("matmul", "opaque") else self.candidates(i)
-        if cands and len(cands) > 1:
-            extra = {i}.union(*cands.values())
-            if self.try_merge(list(cands), extra):
-                return
-        for k, chain in cands.items():
-            if self.try_merge([k], {i} | chain):
+        if r in ("matmul", "opaque"):
+            cone, cands = set(), {}
+        else:
+            cone = self.load_cone(i)
+            cands = self.candidates(i, cone)
+        attempts = []
+        if len(cands) > 1:
+            attempts.append((list(cands), {i} | cone | set().union(*cands.values())))
+        attempts += [([k], {i} | cone | chain) for k, chain in cands.items()]
+        attempts += [([k], {i} | chain) for k, chain in cands.items() if cone]
+        for keys, extra in attempts:
+            if self.try_merge(keys, extra):
                 return
         a = analyze([self.nodes[i]])
         self.new_group([i], a.kind if a is not None else "opaque")
@@ -498,7 +533,8 @@ class _Planner:
             ids = self.members[k]
             members = [self.nodes[i] for i in ids]
             a = analyze(members)
-            groups.append(FusionGroup(gid, a.kind, ids, shape=a.shape, reduce_dims=a.reduce_dims))
+            groups.append(FusionGroup(gid, a.kind, ids, shape=a.shape, reduce_dims=a.reduce_dims,
+                                      dim_maps=a.dim_maps))
         plan = FusionPlan(self.g, groups)
         _fill_boundaries(plan)
         return plan

@@ -90,8 +90,9 @@ def _bytes(v, bindings):
             return None
         if isinstance(d, str):
             if d not in bindings:
-                raise MemoryPlanError(f"plan_memory: {v} has symbolic dim {d!r}; pass example "
-                                      f"sizes, e.g. bindings={{{d!r}: 32}}")
+                name = str.__repr__(d)
+                raise MemoryPlanError(f"plan_memory: {v} has symbolic dim {name}; pass example "
+                                      f"sizes, e.g. bindings={{{name}: 32}}")
             d = bindings[d]
         n *= int(d)
     return n * v.dtype.np.itemsize

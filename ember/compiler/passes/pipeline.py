@@ -1,5 +1,11 @@
 """`optimize(graph)`: the cleanup passes (simplify, constant folding, CSE, DCE) repeated
-until none changes the graph."""
+until none changes the graph.
+
+Note for executors: after optimization a graph output may be a graph input (`x * 1` is
+`x`), a graph constant (folding) or the same value as another output (CSE). A traced
+graph can be like that already (`return x`, a captured tensor, `return y, y`); an
+executor that promises fresh output tensors copies such outputs.
+"""
 from __future__ import annotations
 
 from ...ir.graph import Graph

@@ -24,12 +24,19 @@ class FusionReport:
     live_peak_bytes: int         # the most bytes live at once in the fused schedule
 
     def __str__(self):
-        mib = lambda b: f"{b / 2 ** 20:.2f} MiB"  # noqa: E731
+        b = format_bytes
         return (f"{self.name}: {self.nodes} nodes; kernels {self.kernels_before} -> "
                 f"{self.kernels_after} after fusion; memory: unplanned "
-                f"{mib(self.unfused_unplanned_bytes)} unfused, {mib(self.unplanned_bytes)} "
-                f"fused -> planned peak {mib(self.planned_peak_bytes)} (live peak "
-                f"{mib(self.live_peak_bytes)})")
+                f"{b(self.unfused_unplanned_bytes)} unfused, {b(self.unplanned_bytes)} "
+                f"fused -> planned peak {b(self.planned_peak_bytes)} (live peak "
+                f"{b(self.live_peak_bytes)})")
+
+
+def format_bytes(n: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n} B"
 
 
 def fusion_report(graph: Graph, bindings=None) -> FusionReport:

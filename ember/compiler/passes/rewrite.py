@@ -15,7 +15,7 @@ import numpy as np
 from ...ir.graph import Graph, Value
 from ...runtime.registry import KERNELS
 
-__all__ = ["Rewriter", "is_literal", "known_scalar", "kernel_result_dtype", "same_type",
+__all__ = ["Rewriter", "is_literal", "known_scalar", "uniform_value", "kernel_result_dtype", "same_type",
            "stop_gradient_values", "has_static_shape", "numel"]
 
 
@@ -57,29 +57,33 @@ def kernel_result_dtype(op, operands, attrs):
     return np.asarray(out).dtype
 
 
+def uniform_value(arr):
+    """The one value all of arr's elements have, or None (NaN counts as one value; +0.0
+    and -0.0 are two)."""
+    if arr.size == 0:
+        return None
+    flat = arr.reshape(-1)
+    if arr.dtype.kind in "fV":      # V: bfloat16
+        f = flat.astype(np.float64)
+        same = (np.all(np.isnan(f)) if np.isnan(f[0]) else
+                bool(np.all(f == f[0])) and bool(np.all(np.signbit(f) == np.signbit(f[0]))))
+    else:
+        same = bool(np.all(flat == flat[0]))
+    return flat[0] if same else None
+
+
 def known_scalar(a, graph, max_elements=1 << 16):
     """The one value every element of operand `a` has, when the graph says so: a literal, a
     `full` node, or a graph constant whose elements are all equal (constants bigger than
-    `max_elements` are not scanned). Returns a NumPy scalar or None."""
+    `max_elements` are not scanned). Returns a scalar or None."""
     if is_literal(a):
         return a
-    node = a.node
-    if node is not None:
-        if node.op == "full":
-            return a.dtype.np.type(node.attrs["value"])
-        return None
+    if a.node is not None:
+        return a.dtype.np.type(a.node.attrs["value"]) if a.node.op == "full" else None
     arr = graph.constants.get(a)
-    if arr is None or arr.size == 0 or arr.size > max_elements:
+    if arr is None or arr.size > max_elements:
         return None
-    first = arr.reshape(-1)[0]
-    flat = arr.reshape(-1)
-    same = (flat == first) | (np.isnan(flat) & np.isnan(first)) if arr.dtype.kind == "f" \
-        else flat == first
-    if not np.all(same):
-        return None
-    if arr.dtype.kind == "f" and first == 0 and np.any(np.signbit(flat) != np.signbit(first)):
-        return None  # a mix of +0.0 and -0.0 is not one value
-    return first
+    return uniform_value(arr)
 
 
 class Rewriter:

@@ -130,3 +130,161 @@ def linear_gelu_graph(batch=Sym("B")):
     inner = g.mul(g.add(h, g.mul(g.mul(g.mul(h, h), h), lit(0.044715))), lit(0.7978845608))
     y = g.mul(g.mul(h, lit(0.5)), g.add(g.tanh(inner), lit(1.0)))
     return g.out(g.add(y, x))
+
+
+# ---------------------------------------------------------------- random graphs (hypothesis)
+
+from hypothesis import strategies as st  # noqa: E402
+
+_UNARY = ("exp", "neg", "abs", "tanh", "sigmoid", "sin", "floor", "rsqrt", "log1p", "expm1")
+_BINARY = ("add", "sub", "mul", "maximum", "minimum")
+_LITERALS = (0.0, 1.0, -1.0, 2.0, 0.5)
+
+
+def _pick(draw, pool, dtype=None):
+    cands = [v for v in pool if dtype is None or v.dtype is dtype]
+    return draw(st.sampled_from(cands)) if cands else None
+
+
+def _numel(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _unary(draw, g, pool):
+    x = _pick(draw, pool)
+    op = draw(st.sampled_from(_UNARY))
+    if op in ("rsqrt", "log1p"):            # keep the interesting range real
+        x = g.abs(x)
+    return g.node(op, x)
+
+
+def _binary(draw, g, pool):
+    a, b = _pick(draw, pool), _pick(draw, pool)
+    return g.node(draw(st.sampled_from(_BINARY)), a, b)
+
+
+def _literal(draw, g, pool):
+    x = _pick(draw, pool)
+    op = draw(st.sampled_from(("add", "sub", "mul", "div", "pow", "maximum")))
+    value = draw(st.sampled_from(_LITERALS if op != "div" else (1.0, 2.0, 0.5)))
+    form = draw(st.sampled_from(("typed", "python", "full", "constant")))
+    if form == "typed":
+        c = lit(value, x.dtype)
+    elif form == "python":
+        c = value
+    else:  # a tensor of ones/zeros, maybe broadcasting x to a bigger shape
+        shape = draw(st.sampled_from([x.shape, x.shape[1:], (2,) + tuple(x.shape), (1,)]))
+        c = (g.full(shape=tuple(shape), dtype=x.dtype, value=lit(value, x.dtype))
+             if form == "full" else g.const(np.full(shape, value, x.dtype.np)))
+    if op == "pow":
+        x = g.abs(x)
+    return g.node(op, x, c) if draw(st.booleans()) or op in ("sub", "div", "pow") \
+        else g.node(op, c, x)
+
+
+def _view(draw, g, pool):
+    x = _pick(draw, pool)
+    shape = tuple(x.shape)
+    kind = draw(st.sampled_from(("reshape", "permute", "expand", "slice", "unsqueeze")))
+    if kind == "reshape":
+        target = draw(st.sampled_from([(_numel(shape),), shape, (1,) + shape,
+                                       tuple(d for d in shape if d != 1)]))
+        return g.reshape(x, shape=tuple(target))
+    if kind == "unsqueeze":
+        k = draw(st.integers(0, len(shape)))
+        return g.reshape(x, shape=shape[:k] + (1,) + shape[k:])
+    if kind == "permute":
+        dims = tuple(draw(st.permutations(range(len(shape)))))
+        return g.permute(x, dims=dims)
+    if kind == "expand":
+        target = tuple(draw(st.sampled_from([2, 3])) if d == 1 else d for d in shape)
+        if draw(st.booleans()):
+            target = (2,) + target
+        return g.expand(x, shape=target)
+    if not shape:
+        return g.reshape(x, shape=(1,))
+    d = draw(st.integers(0, len(shape) - 1))
+    n = shape[d]
+    start = draw(st.integers(0, n - 1))
+    stop = draw(st.integers(start + 1, n))
+    step = draw(st.integers(1, 2))
+    starts = tuple(start if i == d else 0 for i in range(len(shape)))
+    stops = tuple(stop if i == d else s for i, s in enumerate(shape))
+    steps = tuple(step if i == d else 1 for i in range(len(shape)))
+    return g.slice(x, starts=starts, stops=stops, steps=steps)
+
+
+def _reduce(draw, g, pool):
+    x = _pick(draw, pool)
+    nd = len(x.shape)
+    if nd == 0:
+        return g.sum(x, dims=None, keepdim=False)
+    dims = tuple(sorted(draw(st.sets(st.integers(0, nd - 1), min_size=1))))
+    op = draw(st.sampled_from(("sum", "amax")))
+    return g.node(op, x, dims=dims, keepdim=draw(st.booleans()))
+
+
+def _cast(draw, g, pool):
+    x = _pick(draw, pool)
+    to = draw(st.sampled_from((f64, f32, x.dtype)))
+    y = g.convert(x, dtype=to)
+    return g.convert(y, dtype=x.dtype) if draw(st.booleans()) else y
+
+
+def _where(draw, g, pool):
+    a, b = _pick(draw, pool), _pick(draw, pool)
+    return g.where(g.gt(a, lit(0.0, a.dtype)), a, b)
+
+
+def _matmul(draw, g, pool):
+    x = _pick(draw, pool)
+    if len(x.shape) < 2:
+        x = g.reshape(x, shape=(1, _numel(x.shape)))
+    # one nonzero per column: each product is exact and adding zeros is exact, so the
+    # result does not depend on the summation order BLAS picks for a memory layout
+    k = x.shape[-1]
+    w = np.zeros((k, 3), x.dtype.np)
+    for j in range(3 if k else 0):
+        w[j % k, j] = (1.0, -1.0, 2.0)[j]
+    return g.matmul(x, g.const(w))
+
+
+def _opaque(draw, g, pool):
+    x = _pick(draw, pool)
+    if not x.shape:
+        x = g.reshape(x, shape=(1,))
+    return g.cumsum(x, dim=draw(st.integers(0, len(x.shape) - 1)))
+
+
+_BUILDERS = {"unary": _unary, "binary": _binary, "literal": _literal, "view": _view,
+             "reduce": _reduce, "cast": _cast, "where": _where, "matmul": _matmul,
+             "opaque": _opaque}
+
+_shapes = st.lists(st.integers(1, 4), min_size=0, max_size=3).map(tuple)
+
+
+@st.composite
+def random_graphs(draw, max_nodes=10, kinds=tuple(_BUILDERS)):
+    """A random graph over float inputs: elementwise ops with broadcasting, literals 0/1
+    (and tensors of them) that trigger the simplifier, views, reductions, casts."""
+    g = B("random")
+    base = draw(_shapes)
+    pool = [g.input(base, f32, name="x")]
+    for k in range(draw(st.integers(0, 2))):
+        # extra inputs broadcast against the first: a suffix of it with some dims set to 1
+        suffix = base[draw(st.integers(0, len(base))):]
+        shape = tuple(1 if draw(st.booleans()) else d for d in suffix)
+        pool.append(g.input(shape, f32, name=f"y{k}"))
+    n_inputs = len(pool)
+    for _ in range(draw(st.integers(1, max_nodes))):
+        kind = draw(st.sampled_from(kinds))
+        try:
+            pool.append(_BUILDERS[kind](draw, g, pool))
+        except (RuntimeError, TypeError, IndexError, ValueError):
+            pass   # the op's rule refused these shapes: no node was added for it
+    produced = pool[n_inputs:] or pool
+    outs = draw(st.lists(st.sampled_from(produced), min_size=1, max_size=3, unique_by=id))
+    return g.out(*outs)
