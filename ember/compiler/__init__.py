@@ -1,5 +1,7 @@
 """The compiler: graph passes and codegen (LLVM for CPU, Triton for CUDA).
 
-Its parts arrive with the graph IR and tracer issue; this package exists now so the
-layering of DESIGN.md section 2 is in place from the start.
+- `autodiff`: joint forward/backward graphs from the eager VJP rules (`grad_graph`) and
+  their min-cut partition into a forward that saves and a backward that reads
+  (`partition`, `saved_bytes`).
 """
+from .autodiff import grad_graph, partition, saved_bytes  # noqa: F401

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..ir import dtypes as D
 from ..ir.graph import Graph, Value
-from ..ir.ops import PRIMITIVES, TensorType
+from ..ir.ops import PRIMITIVES
 
 __all__ = ["JointGraph", "grad_graph", "partition", "saved_bytes", "example_inputs",
            "differentiable_dependence", "prune"]

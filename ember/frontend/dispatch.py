@@ -16,6 +16,7 @@ from .autograd.rules import VJP
 from .tensor import Tensor, _wrap, wrap_view
 
 _CPU = KERNELS["cpu"]
+_tracing = 0   # tracers recording on any thread (kept by Tracer): a cheap first check
 _FLOAT_NP = frozenset(d.np for d in FLOAT_DTYPES)
 _ndarray = np.ndarray
 _EMPTY = {}
@@ -129,7 +130,7 @@ def dispatch(op: str, *args, **attrs):
         outs = tuple(_wrap(o if type(o) is _ndarray else np.asarray(o)) for o in out)
         if STATE.enabled and any(isinstance(a, Tensor) and a._requires_grad for a in args):
             _record(op, args, outs, attrs)
-        if STATE.tracer is not None:
+        if _tracing and STATE.tracer is not None:
             STATE.tracer.record(op, args, attrs, outs)
         return outs
     res = _wrap(out if type(out) is _ndarray else np.asarray(out))
@@ -138,7 +139,7 @@ def dispatch(op: str, *args, **attrs):
             if isinstance(a, Tensor) and a._requires_grad:
                 _record(op, args, (res,), attrs)
                 break
-    if STATE.tracer is not None:
+    if _tracing and STATE.tracer is not None:
         STATE.tracer.record(op, args, attrs, (res,))
     return res
 

@@ -299,6 +299,8 @@ class Tensor:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
                                "support the deepcopy protocol at the moment.")
         t = _wrap(self._data.copy())
+        if STATE.tracer is not None:
+            STATE.tracer.alias(t, self)
         t._requires_grad = self._requires_grad
         if self._grad is not None:
             t._grad = self._grad.__deepcopy__(memo)
@@ -307,7 +309,7 @@ class Tensor:
 
     # ------------------------------------------------------------ autograd
     def detach(self):
-        if STATE.tracer is not None:  # the graph must cut gradients here too
+        if _tracing and STATE.tracer is not None:  # the graph must cut gradients here too
             return STATE.tracer.detach(self)
         return _wrap(self._data, self._version)
 
@@ -365,11 +367,15 @@ class Tensor:
             # optimizers then update in one pass over matching memory orders
             order = "C" if self._data.flags.c_contiguous else "K"
             self._grad = g if create_graph else _wrap(np.array(g._data, copy=True, order=order))
+            if STATE.tracer is not None and not create_graph:   # (a traced training step)
+                STATE.tracer.alias(self._grad, g)
         elif create_graph or cur._requires_grad:
             self._grad = cur + g
         else:
             np.add(cur._data, g._data, out=cur._data, casting="unsafe")
             cur._version[0] += 1
+            if STATE.tracer is not None:
+                STATE.tracer.accumulate(cur, g)
 
 
 def _contiguous_strides(shape):
@@ -445,7 +451,7 @@ def wrap_view(x, arr, chain):
         res._base = b
         prev = getattr(x, "_view_chain", None)  # None: relation to the base unknown
         res._view_chain = None if prev is None else prev + chain
-    if STATE.tracer is not None:
+    if _tracing and STATE.tracer is not None:
         STATE.tracer.view(x, res, chain)
     return res
 

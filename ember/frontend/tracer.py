@@ -67,7 +67,7 @@ class TracerWarning(UserWarning):
 
 def is_tracing() -> bool:
     """True while a tracer records this thread's ops (torch.jit.is_tracing)."""
-    return STATE.tracer is not None
+    return _tensor_mod._tracing != 0 and STATE.tracer is not None
 
 
 # ---------------------------------------------------------------- user source lines
@@ -143,23 +143,28 @@ class Tracer:
         self.serial = next(_serials)
         self.entries: dict[int, _Entry] = {}
         self.dynamic: set = set()
-        self.inputs: list = []          # (tensor, Value) per graph input
         if track_grad:
             self.graph.stop_gradient = set()
         self.source = None              # set by replay: the replayed node's own line
         self.generator = generator      # the stream recorded as "the default" (None: ember's)
+        self.function_depth = 0         # inside custom autograd.Function forwards
+        self._warned_functions = set()
         self._prev = None
 
     # ------------------------------------------------------------ activation
     def __enter__(self):
+        from . import dispatch
         self._prev = STATE.tracer
         STATE.tracer = self
-        _tensor_mod._tracing += 1
+        for m in (_tensor_mod, dispatch):    # their cheap "is any tracer on?" counters
+            m._tracing += 1
         return self
 
     def __exit__(self, *exc):
+        from . import dispatch
         STATE.tracer = self._prev
-        _tensor_mod._tracing -= 1
+        for m in (_tensor_mod, dispatch):
+            m._tracing -= 1
         return False
 
     @contextlib.contextmanager
@@ -183,7 +188,6 @@ class Tracer:
         v = self.graph.add_input(_type_of(arr), name)
         self.entries[id(arr)] = _Entry(v, arr)
         self.dynamic.add(v)
-        self.inputs.append((t, v))
         return v
 
     def current(self, arr) -> Value:
@@ -245,7 +249,8 @@ class Tracer:
         if PRIMITIVES[op].kind == "random" or any(
                 isinstance(v, Value) and v in self.dynamic for v in inputs):
             self.dynamic.update(node.outputs)
-        if self.track_grad and not STATE.enabled:  # ops under no_grad: no gradient path
+        if self.track_grad and not STATE.enabled and not self.function_depth:
+            # ops under no_grad: no gradient path
             self.graph.stop_gradient.update(node.outputs)
         return node
 
@@ -307,11 +312,25 @@ class Tracer:
     def detach(self, x):
         """x.detach(): same storage, and (when tracking gradients) a value gradients do not
         flow through: an identity reshape listed in graph.stop_gradient."""
-        if not self.track_grad:
+        if not self.track_grad or self.function_depth:
             return _wrap(x._data, x._version)
         d = _wrap(x._data.view(), x._version)
         self.view(x, d, (("reshape", {"shape": tuple(x._data.shape)}),), stop_grad=True)
         return d
+
+    def enter_function(self, cls):
+        """A custom autograd.Function runs: the graph holds its forward's primitives, and
+        graph autodiff differentiates them (its Python backward cannot be recorded), so the
+        forward's no_grad/detach are not gradient cuts. Warns once per Function."""
+        self.function_depth += 1
+        if self.track_grad and cls not in self._warned_functions:
+            self._warned_functions.add(cls)
+            name = getattr(cls, "__name__", "Function")
+            hook = " (a module's full backward hook)" if name == "_Identity" else ""
+            warnings.warn(TracerWarning(
+                f"autograd.Function {name}{hook} at {self._where()} is traced through its "
+                f"forward: gradients of the traced graph differentiate the forward's ops "
+                f"instead of running {name}.backward"), stacklevel=3)
 
     def write(self, t, src):
         """t's storage was overwritten in place by src (a Tensor broadcastable to t, or a
@@ -327,6 +346,14 @@ class Tracer:
         else:
             v = self._emit("full", [], {"shape": tuple(tt.shape), "dtype": tt.dtype,
                                          "value": tt.dtype.np.type(src)})
+        self._store(e, v)
+
+    def accumulate(self, t, g):
+        """t += g was done in place (gradient accumulation into .grad)."""
+        e = self._entry(t, "add")
+        self._store(e, self._emit("add", [e.value, self.value(g, "add")], {}))
+
+    def _store(self, e, v):
         root = e.root
         if root is e:
             e.value = v
@@ -371,9 +398,13 @@ class Tracer:
 
     # ------------------------------------------------------------ data-dependence
     def is_dynamic(self, t) -> bool:
+        """Computed from the graph inputs or random draws (or, unrecorded, during tracing:
+        then it may be)."""
         arr = t._data
         e = self.entries.get(id(arr))
-        return e is not None and e.array is arr and self._fresh(e).value in self.dynamic
+        if e is None or e.array is not arr:
+            return t.__dict__.get("_traced_in") == self.serial
+        return self._fresh(e).value in self.dynamic
 
     def concretize(self, t, what):
         """t is being converted to Python data: allowed for constants; for a dynamic value,

@@ -17,7 +17,6 @@ create_graph, replays the joint graph through the eager ops so higher derivative
 """
 from __future__ import annotations
 
-import collections
 import inspect
 
 import numpy as np
@@ -122,11 +121,26 @@ def executable(graph):
     return g
 
 
-def _results(arrays, inputs):
-    """Output tensors; an output that is an input's very array is copied (a fresh result,
-    as eager ops return)."""
-    ids = {id(t._data) for t in inputs}
-    return [_wrap(a.copy() if id(a) in ids else a) for a in arrays]
+_COPYING = frozenset({"copy", "pad", "cat"})   # movement kernels that never return views
+
+
+def alias_roots(graph):
+    """value -> the value whose memory it may share: movement kernels may return views of
+    their operand, so results of a chain of them share its root."""
+    root = {}
+    for n in graph.nodes:
+        if PRIMITIVES[n.op].kind == "movement" and n.op not in _COPYING:
+            src = n.value_inputs()[0]
+            for o in n.outputs:
+                root[o] = root.get(src, src)
+    return root
+
+
+def _results(tr, arrays):
+    """Output tensors; one that may share memory with an input is copied (the graph's
+    results are fresh tensors: they carry no view relation to the caller's)."""
+    return [_wrap(np.array(a, copy=True) if i in tr.input_aliases else a)
+            for i, a in enumerate(arrays)]
 
 
 # ---------------------------------------------------------------- one traced graph
@@ -146,6 +160,10 @@ class _Trace:
         self.names = names              # the flat inputs' names (arguments, parameters...)
         self.exe = executable(graph)
         self.plans = {}
+        roots = alias_roots(graph)
+        ins = set(graph.inputs)
+        self.input_aliases = {i for i, v in enumerate(graph.outputs[:n_out])
+                              if roots.get(v, v) in ins}
 
     def check(self, flat):
         """Types as traced, and inputs that were one tensor when traced still one."""
@@ -181,7 +199,7 @@ class _Trace:
                 return plan.call(self, ins)
         arrays = run_graph(self.exe, [t._data for t in ins])
         self._write_back(ins, arrays)
-        return _results(arrays[:self.n_out], ins)
+        return _results(self, arrays[:self.n_out])
 
     def _write_back(self, ins, arrays):
         for gi, a in zip(self.mutated, arrays[self.n_out:]):
@@ -215,12 +233,7 @@ class _GradPlan:
                  for o in n.outputs]
         fwd, bwd, self.saved = partition(self.joint, keep=draws)
         self.fwd, self.bwd = executable(fwd), bwd
-        primals = {v: k for k, v in enumerate(self.joint.inputs[:self.joint.num_primals])}
-        # saved inputs are the caller's tensors (their versions are checked), unless the call
-        # writes them back (running statistics): then the saved value is a copy
-        self.saved_input = [primals.get(v) for v in self.saved]
-        self.saved_copy = [primals.get(v) in tr.mutated for v in self.saved]
-        self.saved_input = [None if c else k for k, c in zip(self.saved_input, self.saved_copy)]
+        self.sources = _saved_sources(tr, fwd, self.joint, self.saved)
         self.pinned = [k for k, v in enumerate(self.saved) if v.node is not None and
                        PRIMITIVES[v.node.op].kind == "random"]
         self.out_types = [(tuple(v.shape), v.dtype) for v in tr.graph.outputs]
@@ -228,9 +241,9 @@ class _GradPlan:
     def call(self, tr, ins):
         res = run_graph(self.fwd, [t._data for t in ins])
         nf = len(tr.graph.outputs)
-        outs = _results(res[:tr.n_out], ins)
-        saved = tuple(ins[k] if k is not None else _wrap(a.copy() if c else a)
-                      for k, c, a in zip(self.saved_input, self.saved_copy, res[nf:]))
+        outs = _results(tr, res[:tr.n_out])
+        saved = tuple(_SAVED[kind](a, ins, outs, k)
+                      for (kind, k), a in zip(self.sources, res[nf:]))
         edges = []
         for k in self.wrt:
             t = ins[k]
@@ -241,6 +254,45 @@ class _GradPlan:
             o._grad_fn, o._out_idx, o._requires_grad = node, i, True
         tr._write_back(ins, res[:nf])
         return outs
+
+
+def _saved_sources(tr, fwd, joint, saved):
+    """How each saved value is kept, so that in-place changes after the call are caught by
+    version checks exactly as in eager: an input or output is the tensor itself, a view of
+    one shares its version counter; an input the call writes back (running statistics) is
+    copied; anything else is a fresh tensor."""
+    roots = alias_roots(fwd)
+    fwd_of = dict(zip(joint.outputs[:len(tr.graph.outputs)] + saved, fwd.outputs))
+    out_roots = {}
+    for i, v in enumerate(fwd.outputs[:tr.n_out]):
+        out_roots.setdefault(roots.get(v, v), i)
+    ins = {v: k for k, v in enumerate(fwd.inputs)}
+    outs = {v: i for i, v in enumerate(joint.outputs[:tr.n_out])}
+    sources = []
+    for v in saved:
+        f = fwd_of[v]
+        r = roots.get(f, f)
+        if r in ins:
+            k = ins[r]
+            sources.append(("copy", None) if k in tr.mutated else
+                           ("input", k) if f is r else ("input_view", k))
+        elif v in outs and outs[v] not in tr.input_aliases:
+            sources.append(("output", outs[v]))
+        elif r in out_roots and out_roots[r] not in tr.input_aliases:
+            sources.append(("output_view", out_roots[r]))
+        else:
+            sources.append(("fresh", None))
+    return sources
+
+
+_SAVED = {
+    "input": lambda a, ins, outs, k: ins[k],
+    "input_view": lambda a, ins, outs, k: _wrap(a, ins[k]._version),
+    "output": lambda a, ins, outs, k: outs[k],
+    "output_view": lambda a, ins, outs, k: _wrap(a, outs[k]._version),
+    "copy": lambda a, ins, outs, k: _wrap(a.copy()),
+    "fresh": lambda a, ins, outs, k: _wrap(a),
+}
 
 
 def _traced_backward(node, gouts):
@@ -462,8 +514,10 @@ def trace(func, example_inputs=None, optimize=None, check_trace=True, check_inpu
 
     strict=True: data-dependent Python control flow on traced values raises TracingError
     naming the line; strict=False records the traced value as a constant with a
-    TracerWarning. check_trace: run the graph on the examples and compare with the eager
-    result (a mismatch raises TracingError)."""
+    TracerWarning. check_trace: run the graph on the examples (and on each tuple of
+    `check_inputs`, of the same shapes) and compare with the eager results; a mismatch
+    raises TracingError. The graph is specialized to the examples' shapes and dtypes;
+    optimize and the underscored arguments are accepted for compatibility."""
     import ember.nn as nn
     if example_inputs is None and example_kwarg_inputs is None:
         raise RuntimeError("trace: example_inputs (or example_kwarg_inputs) is required")
@@ -485,31 +539,39 @@ def trace(func, example_inputs=None, optimize=None, check_trace=True, check_inpu
     key = traced._mode_key() if isinstance(traced, nn.Module) else None
     program.traces[key] = _record(func, args, kwargs, program.state(), strict, name)
     if check_trace:
-        _check(program.traces[key], args, kwargs, program, check_tolerance)
+        cases = [(args, kwargs)] + [(c if isinstance(c, tuple) else (c,), {})
+                                    for c in (check_inputs or ())]
+        _check(program.traces[key], cases, program, check_tolerance)
     return traced
 
 
-def _check(tr, args, kwargs, program, tol):
-    """Run the graph on (copies of) the examples, compare with the eager results of the
-    trace itself... without repeating side effects: random draws and written-back buffers
-    make a second run differ, so graphs with either are compared on their deterministic
-    structure only (the check is skipped)."""
+def _check(tr, cases, program, tol):
+    """Run the graph and the eager code on copies of each case's inputs and compare. A
+    graph with random draws or written-back inputs cannot be rerun without changing the
+    state it reads, so it is not checked."""
     if tr.mutated or any(PRIMITIVES[n.op].kind == "random" for n in tr.graph.nodes):
         return
-    from ..frontend.autograd.grad_mode import no_grad
-    leaves = []
-    flatten((tuple(args), dict(kwargs)), leaves)
-    flat = leaves + [t for _, t in program._state_as_traced(tr)]
-    ins = [flat[p]._data for p in tr.first]
-    with no_grad():
-        got = run_graph(tr.exe, [np.array(a, copy=True) for a in ins])
-        want_leaves = []
-        flatten(program.fn(*_detached_copy(args), **_detached_copy(kwargs)), want_leaves)
-    for k, (g, w) in enumerate(zip(got, want_leaves)):
-        w = w._data
-        if g.shape != w.shape or g.dtype != w.dtype or not np.allclose(
-                g.astype(np.float64), w.astype(np.float64), rtol=tol, atol=tol, equal_nan=True):
-            raise TracingError(
-                f"{program.name}: output {k} of the traced graph differs from the eager "
-                f"result on the example inputs (the code likely depends on its data in a way "
-                f"the trace cannot see)")
+    from ..frontend.autograd.grad_mode import enable_grad
+    state = [t for _, t in program._state_as_traced(tr)]
+    for n, (args, kwargs) in enumerate(cases):
+        leaves = []
+        spec = flatten((tuple(args), dict(kwargs)), leaves)
+        if spec != tr.in_spec:
+            raise TracingError(f"{program.name}: check_inputs[{n - 1}]: " +
+                               _spec_mismatch(tr.in_spec, spec))
+        flat = leaves + state
+        tr.check(flat)
+        got = run_graph(tr.exe, [np.array(flat[p]._data, copy=True) for p in tr.first])
+        with enable_grad():   # the eager code runs as it was traced
+            want = []
+            flatten(program.fn(*_detached_copy(args), **_detached_copy(kwargs)), want)
+        for k, (g, w) in enumerate(zip(got, want)):
+            w = w._data
+            if g.shape != w.shape or g.dtype != w.dtype or not np.allclose(
+                    g.astype(np.float64), w.astype(np.float64), rtol=tol, atol=tol,
+                    equal_nan=True):
+                which = "the example inputs" if n == 0 else f"check_inputs[{n - 1}]"
+                raise TracingError(
+                    f"{program.name}: output {k} of the traced graph differs from the eager "
+                    f"result on {which} (the code depends on its inputs in a way the trace "
+                    f"cannot see)")

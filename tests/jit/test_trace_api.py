@@ -214,6 +214,13 @@ def test_check_trace_catches_values_hidden_from_the_tracer():
     with pytest.raises(TracingError, match="differs from the eager result"):
         ember.jit.trace(noisy, (X,))
     ember.jit.trace(noisy, (X,), check_trace=False)
+    # strict=False keeps a converted value: check_inputs with other data reveal it
+    scale = lambda x: x * float(x.max())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TracerWarning)
+        ember.jit.trace(scale, (X,), strict=False)
+        with pytest.raises(TracingError, match=r"differs from the eager result on check_inputs\[0\]"):
+            ember.jit.trace(scale, (X,), strict=False, check_inputs=[(X2 + 10,)])
 
 
 # ---------------------------------------------------------------- randomness and in-place
@@ -322,3 +329,54 @@ def test_backward_twice_and_modified_inputs_raise_as_in_eager():
     h.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward()
+
+
+def test_custom_function_is_traced_through_its_forward_with_a_warning():
+    class Square(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x.detach() * x.detach()
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+    with pytest.warns(TracerWarning, match="Square .*traced through its forward"):
+        traced = ember.jit.trace(lambda x: Square.apply(x).sum(), (X,))
+    x = X2.clone().requires_grad_()
+    traced(x).backward()
+    _eq(x.grad, 2 * X2)
+
+
+def test_in_place_change_of_a_saved_output_or_view_is_caught_as_in_eager():
+    traced = ember.jit.trace(lambda x: (x.amax(1), x.t()), (X,))
+    for f in (lambda x: (x.amax(1), x.t()), traced):
+        x = X2.clone().requires_grad_()
+        y, yt = f(x)
+        y.add_(1.0)                      # amax's backward needs its output
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+    w = nn.Linear(4, 3)
+    traced = ember.jit.trace(w, (X,))
+    for f in (w, traced):
+        y = f(X2.clone().requires_grad_())
+        with ember.no_grad():
+            w.weight.mul_(2.0)           # the backward needs the weight (a view of it)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+
+
+def test_a_whole_training_step_traces():
+    ember.manual_seed(0)
+    lin = nn.Linear(4, 2)
+    w0 = lin.weight.detach().clone()
+
+    def step(x, w, b):
+        w, b = w.detach().requires_grad_(), b.detach().requires_grad_()
+        for _ in range(2):       # two backward passes accumulate into .grad
+            ((x @ w.t() + b) ** 2).mean().backward()
+        return w - 0.1 * w.grad, b - 0.1 * b.grad
+    traced = ember.jit.trace(step, (X, w0, lin.bias.detach()))
+    for got, want in zip(traced(X2, w0 * 2, lin.bias.detach()), step(X2, w0 * 2, lin.bias.detach())):
+        _eq(got, want)

@@ -32,6 +32,8 @@ LAYERS = {
     "Dropout": (lambda: nn.Dropout(0.3), lambda: [R(4, 5)]),
     "Dropout2d": (lambda: nn.Dropout2d(0.5), lambda: [R(2, 3, 2, 2)]),
     "Embedding": (lambda: nn.Embedding(10, 4), lambda: [_idx([1, 2, 0], [4, 9, 9])]),
+    "Embedding_padding_freq": (lambda: nn.Embedding(10, 4, padding_idx=0, scale_grad_by_freq=True),
+                               lambda: [_idx([1, 2, 0], [4, 9, 9])]),
     "MultiheadAttention": (lambda: nn.MultiheadAttention(8, 2, batch_first=True),
                            lambda: [R(2, 3, 8), R(2, 4, 8), R(2, 4, 8)]),
     "TransformerEncoderLayer": (

@@ -114,6 +114,9 @@ class Function(metaclass=_FunctionMeta):
         new_style = cls.setup_context is not Function.setup_context
         prev = STATE.enabled
         STATE.enabled = False
+        tracer = STATE.tracer
+        if tracer is not None:   # a graph records the forward's ops (see Tracer.enter_function)
+            tracer.enter_function(cls)
         try:
             if new_style:
                 raw = cls.forward(*args, **kwargs)
@@ -122,6 +125,8 @@ class Function(metaclass=_FunctionMeta):
                 raw = cls.forward(ctx, *args, **kwargs)
         finally:
             STATE.enabled = prev
+            if tracer is not None:
+                tracer.function_depth -= 1
         if not (recording and any(ctx.needs_input_grad)):
             return raw
         return _record(cls, ctx, args, raw)

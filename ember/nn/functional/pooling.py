@@ -1,11 +1,12 @@
 """Pooling: max/avg/lp pooling (1-3 d), adaptive avg/max pooling, max unpooling.
 
 All composites of public ops, so gradients come from the ops used:
-- max/avg/lp: pad (with -inf for max), a window view per spatial dim (`Tensor.unfold`,
-  whose gradient folds windows back with a few pads), then a reduction over the windows.
-  Max selects the first maximum of each window with `where`, so its gradient goes to one
-  element per window, as PyTorch's (amax would split ties); indices are flat positions in
-  each input plane, as PyTorch's.
+- max/avg/lp: pad (with -inf for max), a window view (a reshape when the windows tile the
+  input, stride == kernel; else `Tensor.unfold` per spatial dim, whose gradient folds
+  windows back with a few pads), then a reduction over the windows.
+  Max's gradient goes to the first maximum of each window alone, as PyTorch's (amax would
+  split ties): its meaning is a `where` selection, run eagerly as amax plus a masked
+  gradient (see _fused.py); indices are flat positions in each input plane, as PyTorch's.
 - adaptive avg: a mean over equal windows when the sizes divide, else one matmul per dim
   with the averaging matrix (windows [floor(i*n/o), ceil((i+1)*n/o)) overlap and differ).
 - adaptive max: window starts gathered per dim with index_select (short windows repeat
@@ -19,6 +20,8 @@ import math
 import numpy as np
 
 import ember
+
+from ._fused import fused
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
            "max_pool2d_with_indices", "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d",
@@ -164,34 +167,56 @@ def _lowest(x):
     return int(np.iinfo(str(x.dtype).split(".")[-1]).min)
 
 
-def _window_max(windows, n, need_index):
-    """Max over the last n dims of `windows` (the first maximum, or the first NaN, gets the
-    gradient, as in PyTorch's kernels) and, if asked, its flat offset in the window.
+def _first_max(flat):
+    """Mask of the first maximum (or first NaN) along dim 0: PyTorch's kernels scan a window
+    in order and keep the first of equal maxima, so that element alone gets the gradient."""
+    hit = flat == flat.amax(0)
+    if flat.dtype.is_floating_point:
+        hit = hit | flat.isnan()
+    first, taken = [hit[0]], hit[0]
+    for j in range(1, flat.shape[0]):   # a loop over window offsets, each step one slab
+        first.append(hit[j] & ~taken)
+        taken = taken | hit[j]
+    return ember.stack(first)
 
-    The window offsets are moved to the front, so each offset is one contiguous slab and
-    every step below is elementwise across slabs (NumPy reduces tiny trailing axes slowly);
-    the max is picked with `where`, whose gradient is one pass, instead of a gather/scatter.
-    """
+
+def _select_composite(flat):
+    """The meaning: the first maximum of each window, picked with `where`."""
+    with ember.no_grad():
+        first = _first_max(flat)
+    values = ember.where(first, flat, ember.zeros((), dtype=flat.dtype)).sum(0)
+    return values.to(flat.dtype) if values.dtype != flat.dtype else values   # ints widen
+
+
+def _select_forward(flat):
+    with ember.no_grad():
+        return flat.amax(0), (_first_max(flat),)
+
+
+def _select_backward(g, saved, needs):
+    flat, first = saved
+    # one element per window receives g (a product with the constant mask: one cheap pass)
+    return ((g.unsqueeze(0) * first).to(flat.dtype),)
+
+
+_select_max = fused("max_pool_select", _select_forward, _select_backward, _select_composite)
+
+
+def _window_max(windows, n, need_index):
+    """Max over the last n dims of `windows` and, if asked, the flat offset of the max in
+    its window. The window offsets are moved to the front so each offset is one contiguous
+    slab and every step is elementwise across slabs (NumPy reduces tiny trailing axes
+    slowly)."""
     lead = windows.dim() - n
     k = math.prod(windows.shape[lead:])
     order = tuple(range(lead, lead + n)) + tuple(range(lead))
     flat = windows.permute(*order).reshape((k,) + tuple(windows.shape[:lead]))
-    with ember.no_grad():
-        hit = flat == flat.amax(0)
-        if flat.dtype.is_floating_point:
-            hit = hit | flat.isnan()
-        first, taken = [hit[0]], hit[0]
-        for j in range(1, k):   # a loop over window offsets, each step one slab
-            first.append(hit[j] & ~taken)
-            taken = taken | hit[j]
-        first = ember.stack(first)
-    values = ember.where(first, flat, ember.zeros((), dtype=flat.dtype)).sum(0)
-    if values.dtype != flat.dtype:   # integer sums widen
-        values = values.to(flat.dtype)
+    values = _select_max(flat)
     if not need_index:
         return values, None
-    offsets = ember.arange(k).reshape((k,) + (1,) * lead)
-    return values, (first.long() * offsets).sum(0)
+    with ember.no_grad():
+        offsets = ember.arange(k).reshape((k,) + (1,) * lead)
+        return values, (_first_max(flat).long() * offsets).sum(0)
 
 
 def _unravel(idx, sizes):

@@ -63,7 +63,24 @@ def _embedding_backward(g, saved, needs, *, flat, shape, padding_idx, scale_grad
     return (ember.zeros(weight.shape, dtype=g2.dtype).index_add(0, flat, g2),)
 
 
-_embedding = fused("EmbeddingBackward", _embedding_forward, _embedding_backward)
+def _embedding_composite(weight, *, flat, shape, padding_idx, scale_grad_by_freq):
+    """The meaning, with the backward's conventions as gradient-only rewrites that keep the
+    value exactly (traced graphs hold this): the padding row gets no gradient, and with
+    scale_grad_by_freq a row's gradient is divided by its count (w.detach() + (w -
+    w.detach()) / c is w, with gradient 1/c)."""
+    w = weight
+    if padding_idx is not None and padding_idx >= 0:
+        keep = ember.arange(weight.shape[0]) != padding_idx
+        w = ember.where(keep.unsqueeze(1), w, w.detach())
+    if scale_grad_by_freq:
+        counts = ember.zeros(weight.shape[0], dtype=weight.dtype).index_add(
+            0, flat, ember.ones(flat.shape[0], dtype=weight.dtype))
+        w = w.detach() + (w - w.detach()) / counts.clamp_min(1).unsqueeze(1)
+    return w.index_select(0, flat).reshape(*shape, weight.shape[1])
+
+
+_embedding = fused("EmbeddingBackward", _embedding_forward, _embedding_backward,
+                   _embedding_composite)
 
 
 def _normalize_padding_idx(padding_idx, num):

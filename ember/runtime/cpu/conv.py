@@ -107,7 +107,7 @@ def _scatter(x, w, padding, lhs_dilation, rhs_dilation, groups, osize):
     return np.ascontiguousarray(acc.transpose(2, 0, 1, *range(3, 3 + len(K)))).reshape(N, O, *osize)
 
 
-def _use_scatter(x, w, stride, lhs_dilation, osize):
+def _use_scatter(x, w, stride, osize):
     """Estimated memory traffic: gather writes and reads C*K columns per output position;
     scatter writes O*K products per input position and adds them back."""
     if any(s != 1 for s in stride):
@@ -131,7 +131,7 @@ def conv(x, w, *, stride, padding, lhs_dilation, rhs_dilation, groups):
     N, O = x.shape[0], w.shape[0]
     if N == 0 or O == 0 or 0 in osize or w.shape[1] == 0 or 0 in w.shape[2:]:
         out = np.zeros((N, O, *osize), x.dtype)
-    elif _use_scatter(x, w, stride, lhs_dilation, osize):
+    elif _use_scatter(x, w, stride, osize):
         out = _scatter(x, w, padding, lhs_dilation, rhs_dilation, groups, osize)
     else:
         out = _gather(x, w, stride, padding, lhs_dilation, rhs_dilation, groups, osize)

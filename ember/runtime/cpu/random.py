@@ -17,14 +17,19 @@ def _full(*, shape, dtype, value):
 
 
 def _iota(*, shape, dtype, start=0, step=1):
-    """start + i*step along dim 0, computed in int64 or float64 and cast once."""
+    """start + i*step along dim 0 (broadcast along the other dims), computed in int64 or
+    float64 and cast once."""
     n = shape[0] if shape else 1
     if dtype.np.kind in "biu" and isinstance(start, (int, np.integer)) and isinstance(step, (int, np.integer)):
         v = np.arange(n, dtype=np.int64) * step + start
     else:
         v = np.arange(n, dtype=np.float64) * step + start
     v = v.astype(dtype.np)
-    return v.reshape(shape) if len(shape) != 1 else v
+    if len(shape) == 1:
+        return v
+    if not shape:
+        return v.reshape(())
+    return np.ascontiguousarray(np.broadcast_to(v.reshape((n,) + (1,) * (len(shape) - 1)), shape))
 
 
 def _uniform(*, shape, dtype, low=0.0, high=1.0, generator):
