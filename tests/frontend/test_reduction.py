@@ -486,3 +486,18 @@ def test_random_shapes(shape, data):
     r, rt = e.max(d, keepdim), t.max(d, keepdim)
     same(r.values, rt.values)
     same(r.indices, rt.indices)
+
+
+def test_out_argument_is_written_like_torch():
+    import torch
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    for name, args in (("sum", (1,)), ("mean", (0,)), ("amax", (1,)), ("logsumexp", (1,)),
+                       ("cumsum", (1,))):
+        eo, to = ember.empty(0), torch.empty(0)
+        er = getattr(ember, name)(ember.tensor(x), *args, out=eo)
+        tr = getattr(torch, name)(torch.tensor(x), *args, out=to)
+        assert er is eo and tr is to
+        np.testing.assert_allclose(eo.numpy(), to.numpy(), rtol=1e-6)
+    v, i = ember.empty(0), ember.empty(0, dtype=ember.int64)
+    ember.max(ember.tensor(x), 1, out=(v, i))
+    assert v.tolist() == [2.0, 5.0] and i.tolist() == [2, 2]

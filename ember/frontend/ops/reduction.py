@@ -13,6 +13,8 @@ element as in PyTorch (amax's own rule splits it among ties instead).
 from __future__ import annotations
 
 import builtins
+import functools
+import inspect
 import math
 from collections import namedtuple
 
@@ -551,7 +553,27 @@ def _inplace_scan(fn, name):
     return m
 
 
+def _honour_out(fn):
+    """fn(..., out=t) writes the result into t (resized as needed) and returns it; a
+    (values, indices)-style result writes into a tuple of outs."""
+    @functools.wraps(fn)
+    def w(*args, out=None, **kwargs):
+        r = fn(*args, **kwargs)
+        if out is None:
+            return r
+        from .elementwise import _out
+        if isinstance(r, tuple):
+            if not isinstance(out, (tuple, list)) or len(out) != len(r):
+                raise TypeError(f"{fn.__name__}(): out= must be a tuple of {len(r)} Tensors")
+            return type(r)(*(_out(a, o) for a, o in zip(r, out)))
+        return _out(r, out)
+    return w
+
+
 METHODS = {n: globals()[n] for n in __all__}
+for _n in __all__:
+    if "out" in inspect.signature(globals()[_n]).parameters:
+        globals()[_n] = _honour_out(globals()[_n])
 METHODS.update({"sum_to_size": sum_to_size,
                 "cumsum_": _inplace_scan(cumsum, "cumsum_"),
                 "cumprod_": _inplace_scan(cumprod, "cumprod_")})
