@@ -19,25 +19,17 @@ def _norm_index(idx, n, owner):
     return idx % n
 
 
-class Sequential(Module):
-    """Modules called in order; Sequential(OrderedDict) keeps the given names."""
-
-    def __init__(self, *args):
-        super().__init__()
-        if len(args) == 1 and isinstance(args[0], OrderedDict):
-            for key, m in args[0].items():
-                self.add_module(key, m)
-        else:
-            for i, m in enumerate(args):
-                self.add_module(str(i), m)
+class _Indexed(Module):
+    """Modules addressed by position (Sequential, ModuleList): integer/slice access and the
+    renumbering PyTorch does after a deletion or insertion to keep keys "0", "1", ..."""
 
     def _key(self, idx):
         return list(self._modules)[_norm_index(idx, len(self), self)]
 
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return type(self)(OrderedDict(list(self._modules.items())[idx]))
-        return self._modules[self._key(idx)]
+    def _renumber(self, items):
+        self._modules.clear()
+        for i, m in enumerate(items):
+            self.add_module(str(i), m)
 
     def __setitem__(self, idx, module):
         setattr(self, self._key(idx), module)
@@ -46,43 +38,13 @@ class Sequential(Module):
         keys = list(self._modules)[idx] if isinstance(idx, slice) else [self._key(idx)]
         for k in keys:
             del self._modules[k]
-        # PyTorch renumbers the remaining modules to keep string indices contiguous
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
+        self._renumber(list(self._modules.values()))
 
     def __len__(self):
         return len(self._modules)
 
     def __iter__(self):
         return iter(self._modules.values())
-
-    def __add__(self, other):
-        if not isinstance(other, Sequential):
-            raise ValueError(f"add operator supports only objects of Sequential class, but "
-                             f"{type(other)} is given.")
-        ret = Sequential()
-        for m in list(self) + list(other):
-            ret.append(m)
-        return ret
-
-    def __iadd__(self, other):
-        if not isinstance(other, Sequential):
-            raise ValueError(f"add operator supports only objects of Sequential class, but "
-                             f"{type(other)} is given.")
-        for m in list(other):
-            self.append(m)
-        return self
-
-    def __mul__(self, n):
-        if not isinstance(n, int) or n <= 0:
-            raise ValueError(f"Non-positive multiplication factor {n} for {type(self)}")
-        ret = Sequential()
-        for _ in range(n):
-            for m in self:
-                ret.append(m)
-        return ret
 
     def append(self, module):
         self.add_module(str(len(self)), module)
@@ -94,18 +56,9 @@ class Sequential(Module):
         n = len(self._modules)
         if not -n <= index <= n:
             raise IndexError(f"Index out of range: {index}")
-        if index < 0:
-            index += n
         items = list(self._modules.values())
-        items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
-        return self
-
-    def extend(self, sequential):
-        for m in sequential:
-            self.append(m)
+        items.insert(index + n if index < 0 else index, module)
+        self._renumber(items)
         return self
 
     def pop(self, key):
@@ -113,13 +66,54 @@ class Sequential(Module):
         del self[key]
         return v
 
+
+class Sequential(_Indexed):
+    """Modules called in order; Sequential(OrderedDict) keeps the given names."""
+
+    def __init__(self, *args):
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], OrderedDict):
+            for key, m in args[0].items():
+                self.add_module(key, m)
+        else:
+            for i, m in enumerate(args):
+                self.add_module(str(i), m)
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return type(self)(OrderedDict(list(self._modules.items())[idx]))
+        return self._modules[self._key(idx)]
+
+    def _check_sequential(self, other):
+        if not isinstance(other, Sequential):
+            raise ValueError(f"add operator supports only objects of Sequential class, but "
+                             f"{type(other)} is given.")
+
+    def __add__(self, other):
+        self._check_sequential(other)
+        return Sequential().extend(list(self) + list(other))
+
+    def __iadd__(self, other):
+        self._check_sequential(other)
+        return self.extend(list(other))
+
+    def __mul__(self, n):
+        if not isinstance(n, int) or n <= 0:
+            raise ValueError(f"Non-positive multiplication factor {n} for {type(self)}")
+        return Sequential().extend(list(self) * n)
+
+    def extend(self, sequential):
+        for m in sequential:
+            self.append(m)
+        return self
+
     def forward(self, input):
         for m in self:
             input = m(input)
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_Indexed):
     def __init__(self, modules=None):
         super().__init__()
         if modules is not None:
@@ -128,49 +122,13 @@ class ModuleList(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return type(self)(list(self._modules.values())[idx])
-        return self._modules[str(_norm_index(idx, len(self), self))]
-
-    def __setitem__(self, idx, module):
-        setattr(self, str(_norm_index(idx, len(self), self)), module)
-
-    def __delitem__(self, idx):
-        if isinstance(idx, slice):
-            for k in list(self._modules)[idx]:
-                del self._modules[k]
-        else:
-            del self._modules[str(_norm_index(idx, len(self), self))]
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+        return self._modules[self._key(idx)]
 
     def __iadd__(self, modules):
         return self.extend(modules)
 
     def __add__(self, other):
         return ModuleList(list(self) + list(other))
-
-    def insert(self, index, module):
-        items = list(self._modules.values())
-        items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def pop(self, key):
-        v = self[key]
-        del self[key]
-        return v
 
     def extend(self, modules):
         if isinstance(modules, (str, bytes)) or not hasattr(modules, "__iter__"):
