@@ -99,6 +99,8 @@ class Graph:
         self.outputs: list[Value] = []
         self.nodes: list[Node] = []
         self.constants: dict[Value, np.ndarray] = {}
+        # values whose gradient is cut (detach(), no_grad regions): autodiff stops there
+        self.stop_gradient: set[Value] = set()
         self._ids = itertools.count()
 
     # ------------------------------------------------------------ building
@@ -266,6 +268,7 @@ class Graph:
                 "outputs": [vdesc(o) for o in n.outputs],
                 **({"source": n.source} if n.source else {})})
         doc["outputs"] = [ref(v) for v in self.outputs]
+        doc["stop_gradient"] = sorted(ids[v] for v in self.stop_gradient if v in ids)
         return json.dumps(doc)
 
     @classmethod
@@ -312,6 +315,7 @@ class Graph:
             node.outputs = tuple(outs)
             g.nodes.append(node)
         g.outputs = [vals[i] for i in doc["outputs"]]
+        g.stop_gradient = {vals[i] for i in doc.get("stop_gradient", ())}
         return g
 
 

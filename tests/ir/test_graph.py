@@ -115,3 +115,13 @@ def test_dot_output():
     dot = _mlp_graph().to_dot()
     assert dot.startswith('digraph "mlp" {') and dot.rstrip().endswith("}")
     assert "matmul" in dot and "-> out0" in dot and "f32[B,3]" in dot
+
+
+def test_stop_gradient_marks_survive_json():
+    g = Graph()
+    x = g.add_input(TensorType((2,), D.float32))
+    y = g.add_node("exp", [x]).outputs[0]
+    g.stop_gradient.add(y)
+    g.set_outputs([y])
+    h = Graph.from_json(g.to_json())
+    assert [v.id for v in h.stop_gradient] == [h.outputs[0].id]
