@@ -339,6 +339,8 @@ def _const_preview(arr):
 def _attr_text(a):
     if isinstance(a, D.DType):
         return a.name
+    if isinstance(a, np.generic):  # a literal operand: its value (its dtype is the operands')
+        return repr(a.item() if a.dtype.kind != "V" else float(a))
     if isinstance(a, tuple):
         return "(" + ",".join(_attr_text(x) for x in a) + ("," if len(a) == 1 else "") + ")"
     return repr(a)
