@@ -4,20 +4,22 @@ from __future__ import annotations
 import ember
 
 from ._pointwise import addcdiv_, addcmul_
-from .optimizer import Optimizer, _call_closure, _check_fused_foreach, _check_one_element, \
-    _scalar_state, _to_scalar, _value
+from .optimizer import _check_fused_foreach, _check_hparams, _check_one_element, \
+    _PerParameterOptimizer, _to_scalar, _value
 
 __all__ = ["Adam", "AdamW"]
 
 
-def _check_betas(betas):
-    if not 0.0 <= betas[0] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-    if not 0.0 <= betas[1] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+def _update_moments(state, grad, beta1, beta2):
+    """Adam's running averages, in place: exp_avg of the gradient, exp_avg_sq of its
+    square (shared by the Adam family so the rounding is the same in each)."""
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    exp_avg.lerp_(grad, 1 - beta1)
+    addcmul_(exp_avg_sq.mul_(beta2), grad, grad, value=1 - beta2)
+    return exp_avg, exp_avg_sq
 
 
-class Adam(Optimizer):
+class Adam(_PerParameterOptimizer):
     _group_defaults = {"amsgrad": False, "maximize": False, "foreach": None, "capturable": False,
                        "differentiable": False, "decoupled_weight_decay": False, "fused": None}
 
@@ -29,13 +31,7 @@ class Adam(Optimizer):
                 raise ValueError("lr as a Tensor is not supported for capturable=False and "
                                  "foreach=True")
             _check_one_element("lr", lr)
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        _check_betas(betas)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_hparams(lr=lr, eps=eps, betas=betas, weight_decay=weight_decay)
         tensors = [isinstance(b, ember.Tensor) for b in betas[:2]]
         if not (all(isinstance(b, float) for b in betas[:2]) or all(tensors)):
             raise ValueError("betas must be either both floats or both Tensors")
@@ -53,54 +49,25 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
         _check_fused_foreach(fused, foreach, differentiable)
 
-    def _state_for(self, p, amsgrad):
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = _scalar_state(0.0)
-            state["exp_avg"] = ember.zeros_like(p)
-            state["exp_avg_sq"] = ember.zeros_like(p)
-            if amsgrad:
-                state["max_exp_avg_sq"] = ember.zeros_like(p)
-        return state
+    _buffers = ("exp_avg", "exp_avg_sq")
 
-    def step(self, closure=None):
-        loss = _call_closure(closure)
-        for group in self.param_groups:
-            beta1, beta2 = (_value(b) for b in group["betas"])
-            lr = _value(_to_scalar(group["lr"]))
-            weight_decay, eps, amsgrad = group["weight_decay"], group["eps"], group["amsgrad"]
-            decoupled = group["decoupled_weight_decay"]
-            for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                if group["maximize"]:
-                    grad = -grad
-                state = self._state_for(p, amsgrad)
-                step_t = state["step"]
-                step_t.add_(1)
-                if weight_decay != 0:
-                    if decoupled:
-                        p.mul_(1 - lr * weight_decay)
-                    else:
-                        grad = grad.add(p, alpha=weight_decay)
-                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-                exp_avg.lerp_(grad, 1 - beta1)
-                addcmul_(exp_avg_sq.mul_(beta2), grad, grad, value=1 - beta2)
+    def _state_buffers(self, group):
+        return self._buffers + (("max_exp_avg_sq",) if group["amsgrad"] else ())
 
-                step = step_t.item()
-                bias_correction1 = 1 - beta1 ** step
-                bias_correction2 = 1 - beta2 ** step
-                step_size = lr / bias_correction1
-                bias_correction2_sqrt = bias_correction2 ** 0.5
-                if amsgrad:
-                    max_sq = state["max_exp_avg_sq"]
-                    ember.maximum(max_sq, exp_avg_sq, out=max_sq)
-                    denom = (max_sq.sqrt() / bias_correction2_sqrt).add_(eps)
-                else:
-                    denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
-                addcdiv_(p, exp_avg, denom, value=-step_size)
-        return loss
+    def _update(self, p, grad, state, group, lr, step):
+        beta1, beta2 = (_value(b) for b in group["betas"])
+        exp_avg, exp_avg_sq = _update_moments(state, grad, beta1, beta2)
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2 = 1 - beta2 ** step
+        step_size = lr / bias_correction1
+        bias_correction2_sqrt = bias_correction2 ** 0.5
+        if group["amsgrad"]:
+            max_sq = state["max_exp_avg_sq"]
+            ember.maximum(max_sq, exp_avg_sq, out=max_sq)
+            denom = (max_sq.sqrt() / bias_correction2_sqrt).add_(group["eps"])
+        else:
+            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(group["eps"])
+        addcdiv_(p, exp_avg, denom, value=-step_size)
 
 
 class AdamW(Adam):

@@ -104,6 +104,62 @@ def _check_one_element(name, x):
         raise ValueError(f"Tensor {name} must be 1-element")
 
 
+# Range checks on hyperparameters, with PyTorch's messages. Every value must be >= 0 unless
+# the table gives another range; `betas` stands for both coefficients, each in [0, 1).
+_HPARAM_LABELS = {"lr": "learning rate", "eps": "epsilon value"}
+_HPARAM_RANGES = {"rho": lambda v: 0.0 <= v <= 1.0}
+
+
+def _nonnegative(v):
+    return 0.0 <= v  # written so that NaN fails too, as in PyTorch
+
+
+def _check_hparams(**values):
+    """Raise PyTorch's ValueError for the first value out of range, in the order given."""
+    for name, value in values.items():
+        if name == "betas":
+            for i, beta in enumerate(value[:2]):
+                if not 0.0 <= beta < 1.0:
+                    raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+        elif not _HPARAM_RANGES.get(name, _nonnegative)(value):
+            label = _HPARAM_LABELS.get(name, f"{name} value")
+            raise ValueError(f"Invalid {label}: {value}")
+
+
+def _checked_defaults(defaults, *checked):
+    """`defaults`, after the 1-element check on a tensor lr and the range checks on the
+    entries named in `checked` (in that order, which decides the error raised first)."""
+    _check_one_element("lr", defaults["lr"])
+    _check_hparams(**{name: defaults[name] for name in checked})
+    return defaults
+
+
+def _group_lr(group):
+    """The group's learning rate as a Python number (a 1-element tensor lr included)."""
+    return _value(_to_scalar(group["lr"]))
+
+
+def _grads(group):
+    """(param, grad) for each parameter of the group that has a gradient; under `maximize`
+    the gradient is negated first, as PyTorch does before any other use of it."""
+    for p in group["params"]:
+        grad = p.grad
+        if grad is None:
+            continue
+        yield p, (-grad if group["maximize"] else grad)
+
+
+def _weight_decay(p, grad, weight_decay, lr=None, decoupled=False):
+    """The gradient after weight decay: L2 (grad + weight_decay * p), or decoupled (p shrunk
+    in place by 1 - lr * weight_decay, the gradient unchanged)."""
+    if weight_decay == 0:
+        return grad
+    if decoupled:
+        p.mul_(1 - lr * weight_decay)
+        return grad
+    return grad.add(p, alpha=weight_decay)
+
+
 def _check_fused_foreach(fused, foreach, differentiable):
     """The flag combinations PyTorch rejects; the flags themselves choose nothing here."""
     if fused:
@@ -153,8 +209,10 @@ class Optimizer:
     """
     # group keys an older state dict may lack, with the value __setstate__ fills in
     _group_defaults: dict = {}
-    # state entries kept as 0-d scalar tensors ('step' and friends)
-    _scalar_state_keys: tuple = ("step",)
+    # state entries kept as 0-d scalar tensors ('step' and friends), with their first value
+    _scalar_states: dict = {"step": 0.0}
+    # per-parameter state tensors created as zeros like the parameter (see _state_buffers)
+    _buffers: tuple = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -203,7 +261,7 @@ class Optimizer:
                 p_state = self.state.get(p)
                 if not p_state:
                     continue
-                for key in self._scalar_state_keys:
+                for key in self._scalar_states:
                     if key in p_state and not isinstance(p_state[key], ember.Tensor):
                         p_state[key] = _scalar_state(p_state[key])
 
@@ -335,6 +393,22 @@ class Optimizer:
         for post_hook in self._optimizer_load_state_dict_post_hooks.values():
             post_hook(self)
 
+    # ------------------------------------------------------------ per-parameter state
+    def _state_buffers(self, group):
+        """Names of the zero-initialised state tensors a parameter of `group` needs."""
+        return self._buffers
+
+    def _state_for(self, p, group):
+        """The parameter's state, created on its first step: the scalar entries, then the
+        buffers (PyTorch's key order, which state dicts keep)."""
+        state = self.state[p]
+        if len(state) == 0:
+            for key, value in self._scalar_states.items():
+                state[key] = _scalar_state(value)
+            for key in self._state_buffers(group):
+                state[key] = ember.zeros_like(p)
+        return state
+
     # ------------------------------------------------------------ gradients and steps
     def zero_grad(self, set_to_none=True):
         """Reset the gradients: to None (default), or to zeros in place."""
@@ -413,3 +487,25 @@ class Optimizer:
         if not seen.isdisjoint(ids):
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
+
+
+class _PerParameterOptimizer(Optimizer):
+    """An optimizer whose step updates each parameter on its own. The shared prologue, in
+    PyTorch's order: skip parameters without a gradient, negate it under `maximize`, create
+    the state, count the step, apply weight decay; then `_update` does the rest."""
+
+    def step(self, closure=None):
+        loss = _call_closure(closure)
+        for group in self.param_groups:
+            lr = _group_lr(group)
+            decoupled = group.get("decoupled_weight_decay", False)
+            for p, grad in _grads(group):
+                state = self._state_for(p, group)
+                step = state["step"].add_(1).item()
+                grad = _weight_decay(p, grad, group["weight_decay"], lr, decoupled)
+                self._update(p, grad, state, group, lr, step)
+        return loss
+
+    def _update(self, p, grad, state, group, lr, step):
+        """Update `p` in place from its (decayed) gradient; `step` counts from 1."""
+        raise NotImplementedError

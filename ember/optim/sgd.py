@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .optimizer import Optimizer, _call_closure, _check_fused_foreach, _check_one_element, \
-    _to_scalar, _value
+    _grads, _group_lr, _value, _weight_decay
 
 __all__ = ["SGD"]
 
@@ -32,17 +32,11 @@ class SGD(Optimizer):
     def step(self, closure=None):
         loss = _call_closure(closure)
         for group in self.param_groups:
-            lr = _value(_to_scalar(group["lr"]))
-            weight_decay, momentum = group["weight_decay"], group["momentum"]
+            lr = _group_lr(group)
+            weight_decay, momentum = _value(group["weight_decay"]), group["momentum"]
             dampening, nesterov = group["dampening"], group["nesterov"]
-            for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                if group["maximize"]:
-                    grad = -grad
-                if weight_decay != 0:
-                    grad = grad.add(p, alpha=_value(weight_decay))
+            for p, grad in _grads(group):
+                grad = _weight_decay(p, grad, weight_decay)
                 if momentum != 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")

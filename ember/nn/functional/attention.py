@@ -159,43 +159,36 @@ def _canonical_mask(mask, mask_name, other_type, other_name, target_type, check_
     return mask
 
 
+# query rank -> (its wording in PyTorch's messages, the rank key_padding_mask must have)
+_MHA_QUERY_KINDS = {3: ("batched (3-D)", 2), 2: ("unbatched (2-D)", 1)}
+
+
 def _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads):
     """PyTorch's checks; returns whether the input is batched."""
-    if query.dim() == 3:
-        if key.dim() != 3 or value.dim() != 3:
-            raise AssertionError(f"For batched (3-D) `query`, expected `key` and `value` to be 3-D "
-                                 f"but found {key.dim()}-D and {value.dim()}-D tensors "
-                                 f"respectively")
-        if key_padding_mask is not None and key_padding_mask.dim() != 2:
-            raise AssertionError(f"For batched (3-D) `query`, expected `key_padding_mask` to be "
-                                 f"`None` or 2-D but found {key_padding_mask.dim()}-D tensor "
-                                 f"instead")
-        if attn_mask is not None and attn_mask.dim() not in (2, 3):
-            raise AssertionError(f"For batched (3-D) `query`, expected `attn_mask` to be `None`, "
+    qdim = query.dim()
+    if qdim not in _MHA_QUERY_KINDS:
+        raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received "
+                             f"{qdim}-D query tensor")
+    kind, kpm_dim = _MHA_QUERY_KINDS[qdim]
+    if key.dim() != qdim or value.dim() != qdim:
+        raise AssertionError(f"For {kind} `query`, expected `key` and `value` to be {qdim}-D "
+                             f"but found {key.dim()}-D and {value.dim()}-D tensors "
+                             f"respectively")
+    if key_padding_mask is not None and key_padding_mask.dim() != kpm_dim:
+        raise AssertionError(f"For {kind} `query`, expected `key_padding_mask` to be "
+                             f"`None` or {kpm_dim}-D but found {key_padding_mask.dim()}-D tensor "
+                             f"instead")
+    if attn_mask is not None:
+        if attn_mask.dim() not in (2, 3):
+            raise AssertionError(f"For {kind} `query`, expected `attn_mask` to be `None`, "
                                  f"2-D or 3-D but found {attn_mask.dim()}-D tensor instead")
-        return True
-    if query.dim() == 2:
-        if key.dim() != 2 or value.dim() != 2:
-            raise AssertionError(f"For unbatched (2-D) `query`, expected `key` and `value` to be "
-                                 f"2-D but found {key.dim()}-D and {value.dim()}-D tensors "
-                                 f"respectively")
-        if key_padding_mask is not None and key_padding_mask.dim() != 1:
-            raise AssertionError(f"For unbatched (2-D) `query`, expected `key_padding_mask` to be "
-                                 f"`None` or 1-D but found {key_padding_mask.dim()}-D tensor "
-                                 f"instead")
-        if attn_mask is not None:
-            if attn_mask.dim() not in (2, 3):
-                raise AssertionError(f"For unbatched (2-D) `query`, expected `attn_mask` to be "
-                                     f"`None`, 2-D or 3-D but found {attn_mask.dim()}-D tensor "
-                                     f"instead")
-            if attn_mask.dim() == 3:
-                expected = (num_heads, query.shape[0], key.shape[0])
-                if tuple(attn_mask.shape) != expected:
-                    raise AssertionError(f"Expected `attn_mask` shape to be {expected} but got "
-                                         f"{attn_mask.shape}")
-        return False
-    raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received "
-                         f"{query.dim()}-D query tensor")
+        # an unbatched query's 3-D mask is per head: its shape is fully determined
+        if qdim == 2 and attn_mask.dim() == 3:
+            expected = (num_heads, query.shape[0], key.shape[0])
+            if tuple(attn_mask.shape) != expected:
+                raise AssertionError(f"Expected `attn_mask` shape to be {expected} but got "
+                                     f"{attn_mask.shape}")
+    return qdim == 3
 
 
 def _pad_last(mask):

@@ -13,6 +13,17 @@ from .module import Module
 __all__ = ["Identity", "Linear", "Bilinear"]
 
 
+def _init_weight_bias(module, weight_shape, bias, kw):
+    """Register `weight` and (or None) a bias over the output features (the first weight
+    dim), then let the module initialise them."""
+    module.weight = Parameter(ember.empty(weight_shape, **kw))
+    if bias:
+        module.bias = Parameter(ember.empty(weight_shape[0], **kw))
+    else:
+        module.register_parameter("bias", None)
+    module.reset_parameters()
+
+
 class Identity(Module):
     def __init__(self, *args, **kwargs):
         super().__init__()
@@ -27,12 +38,7 @@ class Linear(Module):
         kw = {"device": device, "dtype": dtype}
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(ember.empty((out_features, in_features), **kw))
-        if bias:
-            self.bias = Parameter(ember.empty(out_features, **kw))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _init_weight_bias(self, (out_features, in_features), bias, kw)
 
     def reset_parameters(self):
         # PyTorch's default: kaiming_uniform_(a=sqrt(5)) == U(-1/sqrt(fan_in), 1/sqrt(fan_in))
@@ -58,12 +64,7 @@ class Bilinear(Module):
         self.in1_features = in1_features
         self.in2_features = in2_features
         self.out_features = out_features
-        self.weight = Parameter(ember.empty((out_features, in1_features, in2_features), **kw))
-        if bias:
-            self.bias = Parameter(ember.empty(out_features, **kw))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _init_weight_bias(self, (out_features, in1_features, in2_features), bias, kw)
 
     def reset_parameters(self):
         bound = 1 / math.sqrt(self.weight.size(1))

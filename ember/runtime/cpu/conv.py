@@ -4,11 +4,11 @@
 
 where xp is x with (lhs_dilation - 1) zeros inserted between elements and then padded by
 (lo, hi) per spatial dim (negative padding crops). Two exact algorithms, picked by a
-memory-traffic estimate, both one BLAS matmul per group with no Python loop over pixels:
+memory-traffic estimate, both batched BLAS matmuls with no Python loop over pixels:
 
-- gather ("im2col"): a strided window view of xp copied into columns, then W @ columns.
-  Best when the input has few channels or the output is small (forward convs, weight
-  gradients).
+- gather ("im2col"): a strided window view of xp copied into columns, then W @ columns
+  (per image, or per group for grouped convs; one long product for weight gradients,
+  whose outputs are few). Best when the input has few channels or the output is small.
 - scatter ("col2im"): W^T @ x for every kernel offset at the *input* positions, then one
   shifted add per kernel offset (loop over the few kernel offsets only). It never touches
   the zeros of an input dilation, so transposed convolutions and input gradients (which are
@@ -69,29 +69,35 @@ def _gather(x, w, stride, padding, lhs_dilation, rhs_dilation, groups, osize):
     wm = w.reshape(G, Og, ck)
     k_axes = tuple(range(3, 3 + nd))
     o_axes = tuple(range(3 + nd, 3 + 2 * nd))
+    if (not osize or osize[-1] >= K[-1]) and G == 1:
+        # columns (N, Cg*K, P), one matmul per image: the copy's inner loop runs along
+        # output positions, each image's input stays in cache, and the result is already
+        # laid out (N, O, P)
+        return np.matmul(wm, view.reshape(N, G, ck, po)).reshape(N, O, *osize)
     if not osize or osize[-1] >= K[-1]:
-        # columns (G, Cg*K, N*P): the copy's inner loop runs along output positions
+        # grouped: columns (G, Cg*K, N*P), one matmul per group (per image would be N*G
+        # small products)
         cols = view.transpose(1, 2, *k_axes, 0, *o_axes).reshape(G, ck, N * po)
         out = np.matmul(wm, cols).reshape(G, Og, N, po).transpose(2, 0, 1, 3)
-    else:
-        # columns (G, N*P, Cg*K): the inner loop runs along the (larger) kernel extent
-        cols = view.transpose(1, 0, *o_axes, 2, *k_axes).reshape(G, N * po, ck)
-        out = np.matmul(cols, wm.transpose(0, 2, 1)).reshape(G, N, po, Og).transpose(1, 0, 3, 2)
+        return np.ascontiguousarray(out).reshape(N, O, *osize)
+    # few output positions (weight gradients): columns (G, N*P, Cg*K), one matmul whose inner
+    # copy loop runs along the larger kernel extent
+    cols = view.transpose(1, 0, *o_axes, 2, *k_axes).reshape(G, N * po, ck)
+    out = np.matmul(cols, wm.transpose(0, 2, 1)).reshape(G, N, po, Og).transpose(1, 0, 3, 2)
     return np.ascontiguousarray(out).reshape(N, O, *osize)
 
 
 def _scatter(x, w, padding, lhs_dilation, rhs_dilation, groups, osize):
-    """col2im (stride 1): y = W^T @ x at every undilated input position, then for each
-    kernel offset k add y[k] into the outputs p with p + k*rhs_dil = lo + q*lhs_dil."""
+    """col2im (stride 1): y = W^T @ x at every undilated input position (one matmul per
+    image), then for each kernel offset k add y[k] into the outputs p with
+    p + k*rhs_dil = lo + q*lhs_dil."""
     N, C = x.shape[:2]
     O, Cg = w.shape[:2]
     G, Og, K, Q = groups, O // groups, w.shape[2:], x.shape[2:]
     kp, qp = math.prod(K), math.prod(Q)
     wt = w.reshape(G, Og, Cg, kp).transpose(0, 1, 3, 2).reshape(G, Og * kp, Cg)
-    xm = x.reshape(N, G, Cg, qp).transpose(1, 2, 0, 3).reshape(G, Cg, N * qp)
-    y = np.matmul(wt, xm).reshape(G, Og, *K, N, *Q)
-    # accumulate in y's (G, Og, N, ...) layout so every add streams through rows
-    acc = np.zeros((G, Og, N, *osize), dtype=y.dtype)
+    y = np.matmul(wt, x.reshape(N, G, Cg, qp)).reshape(N, G, Og, *K, *Q)
+    acc = np.zeros((N, G, Og, *osize), dtype=y.dtype)
     for k in itertools.product(*map(range, K)):
         src, dst = [], []
         for kk, n, o, d, rd, (lo, _) in zip(k, Q, osize, lhs_dilation, rhs_dilation, padding):
@@ -103,8 +109,8 @@ def _scatter(x, w, padding, lhs_dilation, rhs_dilation, groups, osize):
             src.append(slice(q0, q1 + 1))
             dst.append(slice(q0 * d + shift, q1 * d + shift + 1, d))
         else:
-            acc[(Ellipsis, *dst)] += y[(slice(None), slice(None), *k, slice(None), *src)]
-    return np.ascontiguousarray(acc.transpose(2, 0, 1, *range(3, 3 + len(K)))).reshape(N, O, *osize)
+            acc[(Ellipsis, *dst)] += y[(slice(None),) * 3 + k + tuple(src)]
+    return acc.reshape(N, O, *osize)
 
 
 def _use_scatter(x, w, stride, osize):

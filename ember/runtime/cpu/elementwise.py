@@ -155,6 +155,27 @@ def _sub(a, b):
     return np.subtract(a, b)
 
 
+_UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _where(cond, x, y):
+    """np.where branches per element, which costs ~4 ns an element on unpredictable masks
+    (relu's backward); on large arrays select with bit masks instead: y ^ ((x ^ y) & -cond),
+    branch-free and exact for every dtype (NaNs and signed zeros included)."""
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if cond.size < 8192 or cond.dtype != np.bool_ or x.dtype != y.dtype or \
+            x.dtype == np.bool_ or x.dtype.itemsize not in _UINT:
+        return np.where(cond, x, y)
+    u = _UINT[x.dtype.itemsize]
+    mask = cond.view(np.uint8).astype(u)
+    np.negative(mask, out=mask)
+    yb = y.view(u)
+    r = np.bitwise_and(np.bitwise_xor(x.view(u), yb), mask)
+    np.bitwise_xor(r, yb, out=r)
+    return r.view(x.dtype)
+
+
 KERNELS = {
     # unary, floating point
     "exp": np.exp, "exp2": np.exp2, "expm1": np.expm1,
@@ -187,7 +208,7 @@ KERNELS = {
     "bitwise_left_shift": _bitwise("lshift", np.left_shift),
     "bitwise_right_shift": _bitwise("rshift", np.right_shift),
     # ternary and casts
-    "where": np.where,
+    "where": _where,
     "convert": lambda x, *, dtype: x.astype(dtype.np),
 }
 
