@@ -90,7 +90,8 @@ DECOMPOSITIONS: dict[str, list[Decomposition]] = {
     "bitwise_not": [_D("logical_not(x)", "bool")],
     "isnan": [_D("ne(x, x)", "float")],
     "isinf": [_D("eq(abs(x), inf)", "float")],
-    "abs": [_D("where(lt(x, 0), neg(x), x)", "signed")],
+    # x + 0 turns -0.0 into +0.0, which abs must return (where alone would keep -0.0)
+    "abs": [_D("where(lt(x, 0), neg(x), add(x, 0))", "signed")],
     "sign": [_D("sub(convert(gt(x, 0), dtype=dtype), convert(lt(x, 0), dtype=dtype))",
                 "signed")],
     "trunc": [_D("where(lt(x, 0), ceil(x), floor(x))", "float")],
