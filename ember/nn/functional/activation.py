@@ -43,14 +43,21 @@ def _zero(like):
     return ember.zeros((), dtype=like.dtype)
 
 
+def _const(value, like):
+    return ember.full((), value, dtype=like.dtype)
+
+
 def _masked(cond, g):
     """g where cond holds, 0 elsewhere (0 even where g is inf/nan, as PyTorch's kernels)."""
     return ember.where(cond, g, _zero(g))
 
 
-def _pointwise(name, value, grad):
+def _pointwise(name, value, grad, composite):
     """An activation y = value(x) with dL/dx = grad(g, x, y). Both are written with ember
-    ops on x and y only, so the backward is itself differentiable (create_graph)."""
+    ops on x and y only, so the backward is itself differentiable (create_graph).
+    `composite` is the meaning in differentiable ops whose own gradient equals `grad`, kinks
+    included (inclusive/exclusive comparisons chosen as PyTorch's kernels): tracing records
+    it, so graph autodiff and create_graph agree with the eager backward."""
     def forward(x, **kw):
         out = value(x, **kw)
         return out, (out,)
@@ -59,7 +66,7 @@ def _pointwise(name, value, grad):
         x, out = saved
         return (grad(g, x, out, **kw),)
 
-    return fused(name, forward, backward)
+    return fused(name, forward, backward, composite)
 
 
 def _with_inplace(fn):
@@ -101,10 +108,13 @@ relu_ = _with_inplace(relu)
 
 # ---------------------------------------------------------------- threshold / hardtanh / relu6
 
+def _threshold_value(x, threshold, value):
+    return ember.where(x > threshold, x, _const(value, x))
+
+
 _threshold = _pointwise(
-    "ThresholdBackward",
-    lambda x, threshold, value: ember.where(x > threshold, x, ember.full((), value, dtype=x.dtype)),
-    lambda g, x, out, threshold, value: _masked(x > threshold, g))
+    "ThresholdBackward", _threshold_value,
+    lambda g, x, out, threshold, value: _masked(x > threshold, g), _threshold_value)
 
 
 def threshold(input, threshold, value, inplace=False):
@@ -114,10 +124,15 @@ def threshold(input, threshold, value, inplace=False):
 
 threshold_ = _with_inplace(threshold)
 
+def _hardtanh_composite(x, lo, hi):
+    # no gradient at the bounds themselves (PyTorch's mask is lo < x < hi)
+    return ember.where(x <= lo, _const(lo, x), ember.where(x >= hi, _const(hi, x), x))
+
+
 _hardtanh = _pointwise(
     "HardtanhBackward",
     lambda x, lo, hi: x.clamp(lo, hi),
-    lambda g, x, out, lo, hi: _masked((x > lo) & (x < hi), g))
+    lambda g, x, out, lo, hi: _masked((x > lo) & (x < hi), g), _hardtanh_composite)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -146,7 +161,14 @@ def _elu_grad(g, x, out, alpha, scale, input_scale):
     return ember.where(x > 0, g * scale, g * ((out + alpha * scale) * input_scale))
 
 
-_elu = _pointwise("EluBackward", _elu_value, _elu_grad)
+def _elu_composite(x, alpha, scale, input_scale):
+    # the exponential branch sees x only where x <= 0 (no overflow, no 0 * inf in its
+    # gradient), and at x == 0 it is the branch taken, as in PyTorch's backward
+    neg = ember.expm1(ember.where(x > 0, _zero(x), x) * input_scale) * (alpha * scale)
+    return ember.where(x > 0, x * scale, neg)
+
+
+_elu = _pointwise("EluBackward", _elu_value, _elu_grad, _elu_composite)
 
 
 def elu(input, alpha=1.0, inplace=False):
@@ -171,10 +193,13 @@ elu_, selu_, celu_ = _with_inplace(elu), _with_inplace(selu), _with_inplace(celu
 
 # ---------------------------------------------------------------- leaky_relu / prelu / rrelu
 
+def _leaky_relu_value(x, slope):
+    return ember.where(x > 0, x, x * slope)
+
+
 _leaky_relu = _pointwise(
-    "LeakyReluBackward",
-    lambda x, slope: ember.where(x > 0, x, x * slope),
-    lambda g, x, out, slope: ember.where(x > 0, g, g * slope))
+    "LeakyReluBackward", _leaky_relu_value,
+    lambda g, x, out, slope: ember.where(x > 0, g, g * slope), _leaky_relu_value)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
@@ -293,12 +318,23 @@ def _softplus_stable(x):
     return x.clamp_min(0) + ember.log1p(ember.exp(-x.abs()))
 
 
+def _softplus_smooth(x):
+    """log(1 + exp(x)) as a composite whose derivatives are sigmoid's everywhere, 0
+    included (no abs/max kink): one smooth branch per sign, each fed only values that
+    cannot overflow, so the branch not taken passes a zero gradient, never 0 * inf."""
+    pos = x > 0
+    xp = ember.where(pos, x, _zero(x))
+    xn = ember.where(pos, _zero(x), x)
+    return ember.where(pos, xp + ember.log1p(ember.exp(-xp)), ember.log1p(ember.exp(xn)))
+
+
 def _mish_grad(g, x, out):
     tsp = ember.tanh(_softplus_stable(x))
     return g * (tsp + x * ember.sigmoid(x) * (1.0 - tsp * tsp))
 
 
-_mish = _pointwise("MishBackward", lambda x: x * ember.tanh(_softplus_stable(x)), _mish_grad)
+_mish = _pointwise("MishBackward", lambda x: x * ember.tanh(_softplus_stable(x)), _mish_grad,
+                   lambda x: x * ember.tanh(_softplus_smooth(x)))
 
 
 def mish(input, inplace=False):
@@ -309,7 +345,9 @@ def mish(input, inplace=False):
 _hardsigmoid = _pointwise(
     "HardsigmoidBackward",
     lambda x: (x + 3.0).clamp_(0.0, 6.0).div_(6.0),
-    lambda g, x, out: _masked((x > -3.0) & (x < 3.0), g * _ONE_SIXTH_F32))
+    lambda g, x, out: _masked((x > -3.0) & (x < 3.0), g * _ONE_SIXTH_F32),
+    lambda x: ember.where(x <= -3.0, _zero(x),
+                          ember.where(x >= 3.0, _const(1.0, x), (x + 3.0) / 6.0)))
 
 
 def hardsigmoid(input, inplace=False):
@@ -320,7 +358,8 @@ def hardsigmoid(input, inplace=False):
 _hardswish = _pointwise(
     "HardswishBackward",
     lambda x: (x + 3.0).clamp_(0.0, 6.0).mul_(x).div_(6.0),
-    lambda g, x, out: _masked(x > -3.0, ember.where(x < 3.0, g * (x / 3.0 + 0.5), g)))
+    lambda g, x, out: _masked(x > -3.0, ember.where(x < 3.0, g * (x / 3.0 + 0.5), g)),
+    lambda x: ember.where(x <= -3.0, _zero(x), ember.where(x < 3.0, x * (x + 3.0) / 6.0, x)))
 
 
 def hardswish(input, inplace=False):
@@ -341,7 +380,8 @@ def tanh(input):
 _logsigmoid = _pointwise(
     "LogSigmoidBackward",
     lambda x: -_softplus_stable(-x),
-    lambda g, x, out: g * ember.sigmoid(-x))
+    lambda g, x, out: g * ember.sigmoid(-x),
+    lambda x: -_softplus_smooth(-x))
 
 
 def logsigmoid(input):
@@ -354,10 +394,16 @@ def _softplus_value(x, beta, threshold):
     return ember.where(xb > threshold, x, soft)
 
 
+def _softplus_composite(x, beta, threshold):
+    xb = x * beta
+    return ember.where(xb > threshold, x, _softplus_smooth(xb) / beta)
+
+
 _softplus = _pointwise(
     "SoftplusBackward", _softplus_value,
     lambda g, x, out, beta, threshold: ember.where(x * beta > threshold, g,
-                                                   g * ember.sigmoid(x * beta)))
+                                                   g * ember.sigmoid(x * beta)),
+    _softplus_composite)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -378,15 +424,22 @@ def _outside(x, lambd):
     return (x < -lambd) | (x > lambd)
 
 
+def _hardshrink_value(x, lambd):
+    return ember.where(_outside(x, lambd), x, _zero(x))
+
+
+def _softshrink_composite(x, lambd):
+    return ember.where(x > lambd, x - lambd, ember.where(x < -lambd, x + lambd, _zero(x)))
+
+
 _hardshrink = _pointwise(
-    "HardshrinkBackward",
-    lambda x, lambd: ember.where(_outside(x, lambd), x, _zero(x)),
-    lambda g, x, out, lambd: _masked(_outside(x, lambd), g))
+    "HardshrinkBackward", _hardshrink_value,
+    lambda g, x, out, lambd: _masked(_outside(x, lambd), g), _hardshrink_value)
 
 _softshrink = _pointwise(
     "SoftshrinkBackward",
     lambda x, lambd: x - x.clamp(-lambd, lambd),
-    lambda g, x, out, lambd: _masked(_outside(x, lambd), g))
+    lambda g, x, out, lambd: _masked(_outside(x, lambd), g), _softshrink_composite)
 
 
 def hardshrink(input, lambd=0.5):

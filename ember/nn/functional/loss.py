@@ -472,7 +472,8 @@ def _gaussian_var(input, var):
         if var < 0:
             raise ValueError("var has negative entry/entries")
         return var * ember.ones_like(input)
-    if ember.any(var < 0):
+    # a data check: not part of a traced graph (as _check_unit_interval)
+    if not ember.jit.is_tracing() and ember.any(var < 0):
         raise ValueError("var has negative entry/entries")
     if var.size() == input.size():
         return var
@@ -487,9 +488,12 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     var = _gaussian_var(input, var)
     if reduction not in _REDUCE:
         raise ValueError(reduction + " is not valid")
-    var = var.clone()
-    with ember.no_grad():  # clamped for stability without cutting var's gradient
-        var.clamp_(min=eps)
+    # clamped for stability without cutting var's gradient (PyTorch clamps a clone in place
+    # under no_grad); spelled as a detached correction so that a trace keeps the gradient
+    # path too, and exact where no clamping happens (also for inf/nan entries)
+    with ember.no_grad():
+        lift = ember.where(var < eps, eps - var, ember.zeros((), dtype=var.dtype))
+    var = var + lift
     loss = 0.5 * (ember.log(var) + (input - target) ** 2 / var)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
@@ -575,7 +579,7 @@ def _require_long(target):
 
 
 def _in_range(target, lo, hi):
-    if target.numel() == 0:
+    if target.numel() == 0 or ember.jit.is_tracing():  # the graph's gather checks bounds
         return True
     t_lo, t_hi = ember.aminmax(target)
     return int(t_lo) >= lo and int(t_hi) < hi
@@ -752,7 +756,15 @@ def _extended(labels, blank):
 
 
 def _lse3(a, b, c):
-    return ember.logsumexp(ember.stack([a, b, c]), 0)
+    """log(e^a + e^b + e^c), whose gradient is 0 (not nan) where all three are -inf: a
+    trace differentiates this forward (graph autodiff cannot run CtcLoss.backward)."""
+    x = ember.stack([a, b, c])
+    m = x.amax(0).detach()
+    dead = ember.isinf(m)
+    m0 = ember.where(dead, ember.zeros((), dtype=m.dtype), m)
+    total = ember.exp(x - m0).sum(0)
+    total = ember.where(dead, ember.ones((), dtype=m.dtype), total)
+    return ember.where(dead, m, m0 + ember.log(total))
 
 
 class CtcLoss(ember.autograd.Function):

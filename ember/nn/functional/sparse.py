@@ -34,15 +34,15 @@ def _check_range(flat, num):
 
 def _renorm_rows_(weight, flat, max_norm, norm_type):
     """PyTorch's embedding_renorm_: rows looked up whose norm exceeds max_norm are scaled
-    in place to norm max_norm (with its 1e-7 guard)."""
+    in place to norm max_norm (with its 1e-7 guard). Written without data-dependent
+    shapes (no unique, no boolean selection) so it traces: every looked-up row is written
+    back, scaled by 1 where under the norm; a repeated index writes the same row twice."""
     with ember.no_grad():
-        rows = ember.unique(flat)
-        norms = weight.index_select(0, rows).norm(norm_type, dim=1)
-        over = norms > max_norm
-        if bool(over.any()):
-            rows = rows[over]
-            scale = (max_norm / (norms[over] + 1e-7)).unsqueeze(1).to(weight.dtype)
-            weight.index_copy_(0, rows, weight.index_select(0, rows) * scale)
+        rows = weight.index_select(0, flat)
+        norms = rows.norm(norm_type, dim=1)
+        scale = ember.where(norms > max_norm, max_norm / (norms + 1e-7),
+                            ember.ones((), dtype=norms.dtype))
+        weight.index_copy_(0, flat, rows * scale.unsqueeze(1).to(weight.dtype))
 
 
 # ---------------------------------------------------------------- embedding
