@@ -49,19 +49,23 @@ def _has_sym(shape):
     return any(isinstance(d, str) for d in shape)
 
 
-def type_str(t: TensorType) -> str:
-    return f"{_SHORT[t.dtype.name]}[{','.join(str(d) for d in t.shape)}]"
+def type_str(t: TensorType, device="cpu") -> str:
+    s = f"{_SHORT[t.dtype.name]}[{','.join(str(d) for d in t.shape)}]"
+    return s if device == "cpu" else f"{s}@{device}"
 
 
 class Value:
-    __slots__ = ("id", "type", "node", "index", "name")
+    __slots__ = ("id", "type", "node", "index", "name", "device")
 
-    def __init__(self, id, type, node=None, index=0, name=None):
+    def __init__(self, id, type, node=None, index=0, name=None, device="cpu"):
         self.id = id
         self.type = type
         self.node = node      # the producing Node; None for graph inputs and constants
         self.index = index    # which output of `node`
         self.name = name
+        # where the value lives, as a label ("cpu", "cuda:0"): the IR compares devices but
+        # knows nothing of them; backends and the runtime give the labels meaning
+        self.device = device
 
     @property
     def shape(self):
@@ -104,20 +108,20 @@ class Graph:
         self._ids = itertools.count()
 
     # ------------------------------------------------------------ building
-    def _value(self, type, node=None, index=0, name=None):
+    def _value(self, type, node=None, index=0, name=None, device="cpu"):
         if not isinstance(type, TensorType):
             type = TensorType(tuple(type[0]), type[1])
         return Value(next(self._ids), TensorType(tuple(type.shape), type.dtype), node, index,
-                     name)
+                     name, device)
 
-    def add_input(self, type, name=None) -> Value:
-        v = self._value(type, name=name)
+    def add_input(self, type, name=None, device="cpu") -> Value:
+        v = self._value(type, name=name, device=device)
         self.inputs.append(v)
         return v
 
-    def add_constant(self, array) -> Value:
+    def add_constant(self, array, device="cpu") -> Value:
         array = np.asarray(array)
-        v = self._value(TensorType(array.shape, D.from_numpy_dtype(array.dtype)))
+        v = self._value(TensorType(array.shape, D.from_numpy_dtype(array.dtype)), device=device)
         self.constants[v] = array
         return v
 
@@ -131,7 +135,9 @@ class Graph:
             out_types = opdef.rule(*[v.type if isinstance(v, Value) else v for v in inputs],
                                    **attrs)
         node = Node(op, inputs, attrs, (), source)
-        node.outputs = tuple(self._value(t, node, i) for i, t in enumerate(out_types))
+        device = next((v.device for v in inputs if isinstance(v, Value)), "cpu")
+        node.outputs = tuple(self._value(t, node, i, device=device)
+                             for i, t in enumerate(out_types))
         self.nodes.append(node)
         return node
 
@@ -195,6 +201,10 @@ class Graph:
         if len(n.outputs) != opdef.nout:
             raise GraphError(f"{_where(n)}: '{n.op}' has {opdef.nout} output(s), the node "
                              f"records {len(n.outputs)}")
+        devices = {v.device for v in ins} | {o.device for o in n.outputs}
+        if len(devices) > 1:
+            raise GraphError(f"{_where(n)}: operands and results are on different devices "
+                             f"({', '.join(sorted(devices))})")
         symbolic = any(_has_sym(v.shape) for v in ins)
         try:
             expect = opdef.rule(*[v.type if isinstance(v, Value) else v for v in n.inputs],
@@ -210,10 +220,11 @@ class Graph:
 
     # ------------------------------------------------------------ text
     def __str__(self):
-        ins = ", ".join(f"{v}: {type_str(v.type)}" for v in self.inputs)
+        ins = ", ".join(f"{v}: {type_str(v.type, v.device)}" for v in self.inputs)
         lines = [f"{self.name}({ins}) {{"]
         for v, arr in self.constants.items():
-            lines.append(f"  {v}: {type_str(v.type)} = constant {_const_preview(arr)}")
+            lines.append(f"  {v}: {type_str(v.type, v.device)} = constant "
+                         f"{_const_preview(arr)}")
         for n in self.nodes:
             lines.append("  " + _node_line(n))
         lines.append(f"  return ({', '.join(map(repr, self.outputs))})")
@@ -251,7 +262,8 @@ class Graph:
         def vdesc(v):
             ids[v] = len(ids)
             return {"id": ids[v], "shape": [_dim_json(d) for d in v.shape],
-                    "dtype": v.dtype.name, **({"name": v.name} if v.name else {})}
+                    "dtype": v.dtype.name, "device": v.device,
+                    **({"name": v.name} if v.name else {})}
 
         doc = {"schema_version": SCHEMA_VERSION, "name": self.name,
                "inputs": [vdesc(v) for v in self.inputs],
@@ -296,11 +308,11 @@ class Graph:
             return TensorType(tuple(_dim_from_json(x) for x in d["shape"]), D.to_dtype(d["dtype"]))
 
         for d in doc["inputs"]:
-            vals[d["id"]] = g.add_input(vtype(d), d.get("name"))
+            vals[d["id"]] = g.add_input(vtype(d), d.get("name"), d.get("device", "cpu"))
         for d in doc["constants"]:
             t = vtype(d)
             arr = np.frombuffer(base64.b64decode(d["data"]), dtype=t.dtype.np).reshape(t.shape)
-            v = g._value(t)
+            v = g._value(t, device=d.get("device", "cpu"))
             g.constants[v] = arr.copy()
             vals[d["id"]] = v
         for nd in doc["nodes"]:
@@ -309,7 +321,7 @@ class Graph:
                         nd.get("source"))
             outs = []
             for k, od in enumerate(nd["outputs"]):
-                v = g._value(vtype(od), node, k, od.get("name"))
+                v = g._value(vtype(od), node, k, od.get("name"), od.get("device", "cpu"))
                 vals[od["id"]] = v
                 outs.append(v)
             node.outputs = tuple(outs)
@@ -351,7 +363,7 @@ def _attrs_text(attrs):
 
 
 def _node_line(n):
-    outs = ", ".join(f"{o}: {type_str(o.type)}" for o in n.outputs)
+    outs = ", ".join(f"{o}: {type_str(o.type, o.device)}" for o in n.outputs)
     args = ", ".join(repr(v) if isinstance(v, Value) else _attr_text(v) for v in n.inputs)
     attrs = _attrs_text(n.attrs)
     line = f"{outs} = {n.op} {args}" + (f" {{{attrs}}}" if attrs else "")

@@ -125,3 +125,18 @@ def test_stop_gradient_marks_survive_json():
     g.set_outputs([y])
     h = Graph.from_json(g.to_json())
     assert [v.id for v in h.stop_gradient] == [h.outputs[0].id]
+
+
+def test_values_carry_a_device_label_checked_by_the_verifier():
+    g = Graph()
+    x = g.add_input(TensorType((2,), D.float32), "x", device="cuda:0")
+    y = g.add_node("exp", [x]).outputs[0]
+    assert y.device == "cuda:0"
+    g.set_outputs([y])
+    assert "f32[2]@cuda:0" in str(g)
+    h = Graph.from_json(g.to_json()).verify()
+    assert h.outputs[0].device == "cuda:0"
+    c = g.add_input(TensorType((2,), D.float32), "c")
+    g.add_node("add", [x, c], out_types=[TensorType((2,), D.float32)])
+    with pytest.raises(GraphError, match="different devices"):
+        g.verify()
