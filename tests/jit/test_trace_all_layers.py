@@ -290,10 +290,6 @@ DATA_DEPENDENT = {
 
 # rows known to differ, with the reason (strict xfail: they fail the run once fixed)
 KNOWN_GAPS = {
-    "Embedding/max_norm": "an in-place write under no_grad into a tensor that requires grad "
-                          "(the max_norm renorm of the weight) cuts the traced gradient; eager "
-                          "keeps the tensor's gradient identity (needs tracer + graph autodiff "
-                          "support)",
     "CTCLoss": "the trace differentiates CtcLoss.forward; PyTorch's (and eager ember's) CTC "
                "backward adds an exp(log_probs) term the forward's true derivative lacks",
 }

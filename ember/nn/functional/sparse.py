@@ -32,6 +32,17 @@ def _check_range(flat, num):
         raise IndexError("index out of range in self")
 
 
+def _renormed(weight, flat, max_norm, norm_type):
+    """Renorm the looked-up rows in place and return the tensor to look up from. Eager, that
+    is `weight` itself: the write happens under no_grad and the gradient still reaches the
+    weight unchanged. A traced no_grad write is a gradient cut, so while tracing the lookup
+    reads `before + (weight - before).detach()`: the renormed values, with the gradient
+    flowing to the weight as in eager."""
+    before = weight.clone() if ember.jit.is_tracing() and weight.requires_grad else None
+    _renorm_rows_(weight, flat, max_norm, norm_type)
+    return weight if before is None else before + (weight - before).detach()
+
+
 def _renorm_rows_(weight, flat, max_norm, norm_type):
     """PyTorch's embedding_renorm_: rows looked up whose norm exceeds max_norm are scaled
     in place to norm max_norm (with its 1e-7 guard). Written without data-dependent
@@ -102,7 +113,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     flat = input.reshape(-1)
     _check_range(flat, weight.shape[0])
     if max_norm is not None:
-        _renorm_rows_(weight, flat, max_norm, norm_type)
+        weight = _renormed(weight, flat, max_norm, norm_type)
     return _embedding(weight, flat=flat, shape=tuple(input.shape), padding_idx=padding_idx,
                       scale_grad_by_freq=scale_grad_by_freq)
 
@@ -174,7 +185,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
     flat, offsets, num_bags = _bag_layout(input, offsets, include_last_offset)
     _check_range(flat, weight.shape[0])
     if max_norm is not None:
-        _renorm_rows_(weight, flat, max_norm, norm_type)
+        weight = _renormed(weight, flat, max_norm, norm_type)
     psw = per_sample_weights.reshape(-1) if per_sample_weights is not None else None
     bags = _bag_ids(offsets, flat.shape[0], num_bags)
     if padding_idx is not None:  # padding entries take no part in any bag
