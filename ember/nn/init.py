@@ -236,6 +236,17 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     return normal_(tensor, 0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
 
 
+def _default_weight_bias_(weight, bias):
+    """PyTorch's default init of Linear and Conv layers: kaiming_uniform_(a=sqrt(5)), i.e.
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)), on the weight and U(+-1/sqrt(fan_in)) on the bias
+    (if any)."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound)
+
+
 # ---------------------------------------------------------------- deprecated names
 
 def _make_deprecate(meth):

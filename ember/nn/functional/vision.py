@@ -133,38 +133,46 @@ def _is_integer(v):
     return isinstance(v, ember.Tensor) and not v.dtype.is_floating_point
 
 
+def _check_sizes_are_ints(size):
+    if not all(_is_integer(v) for v in size):
+        raise TypeError("expected size to be one of int or Tuple[int] or Tuple[int, int] "
+                        f"or Tuple[int, int, int], but got size with types "
+                        f"{[type(v) for v in size]}")
+
+
+# argument -> (its name against the input's, how the message shows it, the expected format)
+_PER_DIM_TEXT = {"size": ("output", "output size of", "output size in (o1, o2, ...,oK)"),
+                 "scale_factor": ("scale_factor", "scale_factor of shape",
+                                  "scale_factor in (s1, s2, ...,sK)")}
+
+
+def _per_dim(input, value, what, convert, check=None):
+    """`value` (a scalar or one entry per spatial dim of `input`) as a list of converted
+    entries, one per spatial dim; `check` looks at a sequence once its length is right."""
+    dim = input.dim() - 2
+    if not isinstance(value, (list, tuple)):
+        return [convert(value)] * dim
+    if len(value) != dim:
+        name, shown, fmt = _PER_DIM_TEXT[what]
+        raise ValueError(
+            f"Input and {name} must have the same number of spatial dimensions, but got input "
+            f"with spatial dimensions of {list(input.shape[2:])} and {shown} {value}. Please "
+            f"provide input tensor in (N, C, d1, d2, ...,dK) format and {fmt} format.")
+    if check is not None:
+        check(value)
+    return [convert(v) for v in value]
+
+
 def _sizes_and_scales(input, size, scale_factor, mode, recompute_scale_factor):
     dim = input.dim() - 2
     if size is not None and scale_factor is not None:
         raise ValueError("only one of size or scale_factor should be defined")
     if size is not None:
         scale_factors = None
-        if isinstance(size, (list, tuple)):
-            if len(size) != dim:
-                raise ValueError(
-                    "Input and output must have the same number of spatial dimensions, but got "
-                    f"input with spatial dimensions of {list(input.shape[2:])} and output size of "
-                    f"{size}. Please provide input tensor in (N, C, d1, d2, ...,dK) format and "
-                    "output size in (o1, o2, ...,oK) format.")
-            if not all(_is_integer(v) for v in size):
-                raise TypeError("expected size to be one of int or Tuple[int] or Tuple[int, int] "
-                                f"or Tuple[int, int, int], but got size with types "
-                                f"{[type(v) for v in size]}")
-            output_size = [int(v) for v in size]
-        else:
-            output_size = [int(size)] * dim
+        output_size = _per_dim(input, size, "size", int, _check_sizes_are_ints)
     elif scale_factor is not None:
         output_size = None
-        if isinstance(scale_factor, (list, tuple)):
-            if len(scale_factor) != dim:
-                raise ValueError(
-                    "Input and scale_factor must have the same number of spatial dimensions, but "
-                    f"got input with spatial dimensions of {list(input.shape[2:])} and "
-                    f"scale_factor of shape {scale_factor}. Please provide input tensor in "
-                    "(N, C, d1, d2, ...,dK) format and scale_factor in (s1, s2, ...,sK) format.")
-            scale_factors = [float(s) for s in scale_factor]
-        else:
-            scale_factors = [float(scale_factor)] * dim
+        scale_factors = _per_dim(input, scale_factor, "scale_factor", float)
     else:
         raise ValueError("either size or scale_factor should be defined")
     if recompute_scale_factor and size is not None:

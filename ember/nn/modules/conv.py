@@ -3,14 +3,13 @@
 and ConvTranspose's `output_size` argument."""
 from __future__ import annotations
 
-import math
-
 import ember
 
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
+from .utils import _dim_variants, _ntuple, _single
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
            "ConvTranspose3d"]
@@ -18,15 +17,9 @@ __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
-def _ntuple(v, n):
-    if isinstance(v, (list, tuple)):
-        return tuple(v)
-    return (v,) * n
-
-
 class _ConvNd(Module):
     _n = 0
-    _functional = None
+    _fn = None   # the functional op: set per dim by _dim_variants
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
                  transposed, output_padding, groups, bias, padding_mode, device=None,
@@ -80,11 +73,7 @@ class _ConvNd(Module):
         return out
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init._default_weight_bias_(self.weight, self.bias)
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -112,14 +101,14 @@ class _ConvNd(Module):
 class _Conv(_ConvNd):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
-        n = self._n
-        super().__init__(in_channels, out_channels, _ntuple(kernel_size, n), _ntuple(stride, n),
-                         padding if isinstance(padding, str) else _ntuple(padding, n),
-                         _ntuple(dilation, n), False, _ntuple(0, n), groups, bias, padding_mode,
+        ntuple = _ntuple(self._n)
+        super().__init__(in_channels, out_channels, ntuple(kernel_size), ntuple(stride),
+                         padding if isinstance(padding, str) else ntuple(padding),
+                         ntuple(dilation), False, ntuple(0), groups, bias, padding_mode,
                          device, dtype)
 
     def _conv_forward(self, input, weight, bias):
-        conv = type(self)._functional
+        conv = type(self)._fn
         if self.padding_mode != "zeros":
             return conv(F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode),
                         weight, bias, self.stride, (0,) * self._n, self.dilation, self.groups)
@@ -129,19 +118,7 @@ class _Conv(_ConvNd):
         return self._conv_forward(input, self.weight, self.bias)
 
 
-class Conv1d(_Conv):
-    _n = 1
-    _functional = staticmethod(F.conv1d)
-
-
-class Conv2d(_Conv):
-    _n = 2
-    _functional = staticmethod(F.conv2d)
-
-
-class Conv3d(_Conv):
-    _n = 3
-    _functional = staticmethod(F.conv3d)
+Conv1d, Conv2d, Conv3d = _dim_variants(_Conv, "Conv", (F.conv1d, F.conv2d, F.conv3d))
 
 
 class _ConvTranspose(_ConvNd):
@@ -150,17 +127,17 @@ class _ConvTranspose(_ConvNd):
                  device=None, dtype=None):
         if padding_mode != "zeros":
             raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
-        n = self._n
-        super().__init__(in_channels, out_channels, _ntuple(kernel_size, n), _ntuple(stride, n),
-                         _ntuple(padding, n), _ntuple(dilation, n), True,
-                         _ntuple(output_padding, n), groups, bias, padding_mode, device, dtype)
+        ntuple = _ntuple(self._n)
+        super().__init__(in_channels, out_channels, ntuple(kernel_size), ntuple(stride),
+                         ntuple(padding), ntuple(dilation), True, ntuple(output_padding), groups,
+                         bias, padding_mode, device, dtype)
 
     def _output_padding(self, input, output_size, stride, padding, kernel_size,
                         num_spatial_dims, dilation=None):
         """The output_padding that makes the result `output_size` (which may include the
         batch and channel dims), checked against the range of sizes the stride allows."""
         if output_size is None:
-            return _ntuple(self.output_padding, 1)
+            return _single(self.output_padding)
         n = num_spatial_dims
         lead = 2 if input.dim() == n + 2 else 1
         output_size = list(output_size)
@@ -187,20 +164,9 @@ class _ConvTranspose(_ConvNd):
             raise ValueError(f"Only `zeros` padding mode is supported for {type(self).__name__}")
         output_padding = self._output_padding(input, output_size, self.stride, self.padding,
                                               self.kernel_size, self._n, self.dilation)
-        return type(self)._functional(input, self.weight, self.bias, self.stride, self.padding,
+        return type(self)._fn(input, self.weight, self.bias, self.stride, self.padding,
                                       output_padding, self.groups, self.dilation)
 
 
-class ConvTranspose1d(_ConvTranspose):
-    _n = 1
-    _functional = staticmethod(F.conv_transpose1d)
-
-
-class ConvTranspose2d(_ConvTranspose):
-    _n = 2
-    _functional = staticmethod(F.conv_transpose2d)
-
-
-class ConvTranspose3d(_ConvTranspose):
-    _n = 3
-    _functional = staticmethod(F.conv_transpose3d)
+ConvTranspose1d, ConvTranspose2d, ConvTranspose3d = _dim_variants(
+    _ConvTranspose, "ConvTranspose", (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d))

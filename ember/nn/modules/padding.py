@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import functional as F
 from .module import Module
+from .utils import _dim_variants, _ntuple
 
 __all__ = ["CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d",
            "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
@@ -10,21 +11,13 @@ __all__ = ["CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad1d", "
            "ZeroPad3d"]
 
 
-def _ntuple(v, n):
-    """PyTorch's _ntuple: an iterable is kept as given, a scalar repeated n times."""
-    try:
-        return tuple(v)
-    except TypeError:
-        return (v,) * n
-
-
 class _PadNd(Module):
     _mode = "constant"
-    _dims = 1   # spatial dims padded: padding has 2 * _dims entries
+    _n = 1   # spatial dims padded: padding has 2 * _n entries
 
     def __init__(self, padding):
         super().__init__()
-        self.padding = _ntuple(padding, 2 * self._dims)
+        self.padding = _ntuple(2 * self._n)(padding)
 
     def forward(self, input):
         return F.pad(input, self.padding, self._mode)
@@ -37,7 +30,7 @@ class _CircularPadNd(_PadNd):
     _mode = "circular"
 
     def forward(self, input):
-        lo = self._dims + 1
+        lo = self._n + 1
         if input.dim() not in (lo, lo + 1):
             raise ValueError(f"expected {lo}D or {lo + 1}D input (got {input.dim()}D input)")
         return super().forward(input)
@@ -71,13 +64,9 @@ class _ReplicationPadNd(_PadNd):
     _mode = "replicate"
 
 
-def _layers(base, stem):
-    return [type(f"{stem}{n}d", (base,), {"_dims": n, "__module__": __name__,
-                                          "__qualname__": f"{stem}{n}d"}) for n in (1, 2, 3)]
-
-
-CircularPad1d, CircularPad2d, CircularPad3d = _layers(_CircularPadNd, "CircularPad")
-ConstantPad1d, ConstantPad2d, ConstantPad3d = _layers(_ConstantPadNd, "ConstantPad")
-ReflectionPad1d, ReflectionPad2d, ReflectionPad3d = _layers(_ReflectionPadNd, "ReflectionPad")
-ReplicationPad1d, ReplicationPad2d, ReplicationPad3d = _layers(_ReplicationPadNd, "ReplicationPad")
-ZeroPad1d, ZeroPad2d, ZeroPad3d = _layers(_ZeroPadNd, "ZeroPad")
+CircularPad1d, CircularPad2d, CircularPad3d = _dim_variants(_CircularPadNd, "CircularPad")
+ConstantPad1d, ConstantPad2d, ConstantPad3d = _dim_variants(_ConstantPadNd, "ConstantPad")
+ReflectionPad1d, ReflectionPad2d, ReflectionPad3d = _dim_variants(_ReflectionPadNd, "ReflectionPad")
+ReplicationPad1d, ReplicationPad2d, ReplicationPad3d = _dim_variants(_ReplicationPadNd,
+                                                                    "ReplicationPad")
+ZeroPad1d, ZeroPad2d, ZeroPad3d = _dim_variants(_ZeroPadNd, "ZeroPad")

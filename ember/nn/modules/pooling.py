@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from .. import functional as F
 from .module import Module
+from .utils import _dim_variants, _ntuple, _single
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
            "AvgPool1d", "AvgPool2d", "AvgPool3d", "LPPool1d", "LPPool2d", "LPPool3d",
            "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "AdaptiveAvgPool1d",
            "AdaptiveAvgPool2d", "AdaptiveAvgPool3d"]
-
-
-def _ntuple(v, n):
-    if isinstance(v, (list, tuple)):
-        return tuple(v)
-    return (v,) * n
 
 
 class _MaxPoolNd(Module):
@@ -39,16 +34,8 @@ class _MaxPoolNd(Module):
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
-class MaxPool1d(_MaxPoolNd):
-    _fn = staticmethod(F.max_pool1d)
-
-
-class MaxPool2d(_MaxPoolNd):
-    _fn = staticmethod(F.max_pool2d)
-
-
-class MaxPool3d(_MaxPoolNd):
-    _fn = staticmethod(F.max_pool3d)
+MaxPool1d, MaxPool2d, MaxPool3d = _dim_variants(
+    _MaxPoolNd, "MaxPool", (F.max_pool1d, F.max_pool2d, F.max_pool3d))
 
 
 class _MaxUnpoolNd(Module):
@@ -57,9 +44,10 @@ class _MaxUnpoolNd(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = _ntuple(kernel_size, self._n)
-        self.stride = _ntuple(stride if stride is not None else kernel_size, self._n)
-        self.padding = _ntuple(padding, self._n)
+        ntuple = _ntuple(self._n)
+        self.kernel_size = ntuple(kernel_size)
+        self.stride = ntuple(stride if stride is not None else kernel_size)
+        self.padding = ntuple(padding)
 
     def forward(self, input, indices, output_size=None):
         return type(self)._fn(input, indices, self.kernel_size, self.stride, self.padding,
@@ -69,16 +57,8 @@ class _MaxUnpoolNd(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class MaxUnpool1d(_MaxUnpoolNd):
-    _n, _fn = 1, staticmethod(F.max_unpool1d)
-
-
-class MaxUnpool2d(_MaxUnpoolNd):
-    _n, _fn = 2, staticmethod(F.max_unpool2d)
-
-
-class MaxUnpool3d(_MaxUnpoolNd):
-    _n, _fn = 3, staticmethod(F.max_unpool3d)
+MaxUnpool1d, MaxUnpool2d, MaxUnpool3d = _dim_variants(
+    _MaxUnpoolNd, "MaxUnpool", (F.max_unpool1d, F.max_unpool2d, F.max_unpool3d))
 
 
 class _AvgPoolNd(Module):
@@ -90,9 +70,9 @@ class AvgPool1d(_AvgPoolNd):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True):
         super().__init__()
-        self.kernel_size = _ntuple(kernel_size, 1)
-        self.stride = _ntuple(stride if stride is not None else kernel_size, 1)
-        self.padding = _ntuple(padding, 1)
+        self.kernel_size = _single(kernel_size)
+        self.stride = _single(stride if stride is not None else kernel_size)
+        self.padding = _single(padding)
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
 
@@ -119,12 +99,9 @@ class _AvgPool23(_AvgPoolNd):
                               self.count_include_pad, self.divisor_override)
 
 
-class AvgPool2d(_AvgPool23):
-    _fn = staticmethod(F.avg_pool2d)
-
-
-class AvgPool3d(_AvgPool23):
-    _fn = staticmethod(F.avg_pool3d)
+# AvgPool1d differs (tuple arguments, no divisor_override), as in PyTorch
+AvgPool2d, AvgPool3d = _dim_variants(_AvgPool23, "AvgPool", (F.avg_pool2d, F.avg_pool3d),
+                                     dims=(2, 3))
 
 
 class _LPPoolNd(Module):
@@ -146,16 +123,8 @@ class _LPPoolNd(Module):
                 f"stride={self.stride}, ceil_mode={self.ceil_mode}")
 
 
-class LPPool1d(_LPPoolNd):
-    _fn = staticmethod(F.lp_pool1d)
-
-
-class LPPool2d(_LPPoolNd):
-    _fn = staticmethod(F.lp_pool2d)
-
-
-class LPPool3d(_LPPoolNd):
-    _fn = staticmethod(F.lp_pool3d)
+LPPool1d, LPPool2d, LPPool3d = _dim_variants(
+    _LPPoolNd, "LPPool", (F.lp_pool1d, F.lp_pool2d, F.lp_pool3d))
 
 
 class _AdaptiveMaxPoolNd(Module):
@@ -173,16 +142,9 @@ class _AdaptiveMaxPoolNd(Module):
         return f"output_size={self.output_size}"
 
 
-class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
-    _fn = staticmethod(F.adaptive_max_pool1d)
-
-
-class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
-    _fn = staticmethod(F.adaptive_max_pool2d)
-
-
-class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
-    _fn = staticmethod(F.adaptive_max_pool3d)
+AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d = _dim_variants(
+    _AdaptiveMaxPoolNd, "AdaptiveMaxPool",
+    (F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.adaptive_max_pool3d))
 
 
 class _AdaptiveAvgPoolNd(Module):
@@ -199,13 +161,6 @@ class _AdaptiveAvgPoolNd(Module):
         return f"output_size={self.output_size}"
 
 
-class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
-    _fn = staticmethod(F.adaptive_avg_pool1d)
-
-
-class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
-    _fn = staticmethod(F.adaptive_avg_pool2d)
-
-
-class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
-    _fn = staticmethod(F.adaptive_avg_pool3d)
+AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d = _dim_variants(
+    _AdaptiveAvgPoolNd, "AdaptiveAvgPool",
+    (F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d))
