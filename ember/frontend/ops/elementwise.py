@@ -528,7 +528,7 @@ def _fast_inplace(ufunc, self, args, kwargs):
     False to take the general path (promotion, broadcasting errors, autograd)."""
     d = self._data
     if len(args) != 1 or d.dtype not in _FAST_DTYPES or not d.flags.writeable or \
-            getattr(STATE, "tracer", None) is not None:
+            STATE.tracer is not None:
         return False
     alpha = 1
     if kwargs:
