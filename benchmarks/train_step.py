@@ -5,7 +5,8 @@ One step = forward, loss, backward, AdamW step, for three models with identical 
   - a small CNN: two 3x3 conv layers (1->32->64) with ReLU and max-pooling on 28x28, batch 64;
   - a 2-layer Transformer encoder, d_model 128, 4 heads, seq 64, batch 16 (batch_first,
     dropout 0 so both libraries do the same arithmetic).
-Prints milliseconds per step (best of --repeat runs of --steps steps) and ember / torch.
+Prints milliseconds per step (best of --repeat rounds of --steps steps, the libraries
+alternating) and ember / torch.
 
     python benchmarks/train_step.py [--steps 20] [--repeat 3] [--threads N]
 """
@@ -63,15 +64,21 @@ def make_step(lib, model, x, y):
     return step
 
 
-def time_steps(step, steps, repeat):
-    step()  # warm up
-    best = float("inf")
+def time_steps(steps_by_lib, steps, repeat):
+    """Best ms per step of each library. The libraries take turns within every round, so a
+    slow spell of the machine hits both rather than one; a pause before each turn lets the
+    other library's BLAS/OpenMP worker threads stop spinning, so neither steals a core."""
+    for step in steps_by_lib:
+        step()  # warm up
+    best = [float("inf")] * len(steps_by_lib)
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            step()
-        best = min(best, (time.perf_counter() - t0) / steps)
-    return best * 1e3
+        for i, step in enumerate(steps_by_lib):
+            time.sleep(0.3)
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                step()
+            best[i] = min(best[i], (time.perf_counter() - t0) / steps)
+    return [b * 1e3 for b in best]
 
 
 def main():
@@ -93,10 +100,9 @@ def main():
                             for k, v in tm.state_dict().items()})
         x = rng.standard_normal(shape).astype(np.float32)
         y = rng.integers(0, 10, shape[0])
-        t = time_steps(make_step(torch, tm, torch.tensor(x), torch.tensor(y)), args.steps,
-                       args.repeat)
-        e = time_steps(make_step(ember, em, ember.tensor(x), ember.tensor(y)), args.steps,
-                       args.repeat)
+        t, e = time_steps([make_step(torch, tm, torch.tensor(x), torch.tensor(y)),
+                           make_step(ember, em, ember.tensor(x), ember.tensor(y))],
+                          args.steps, args.repeat)
         print(f"{name:48s} {t:9.2f} {e:9.2f} {e / t:11.2f}x")
 
 

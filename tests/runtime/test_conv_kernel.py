@@ -1,7 +1,9 @@
-"""The CPU `conv` kernel: both algorithms (gather/im2col and scatter/col2im) against a
-reference built from torch (explicit zero insertion, F.pad, conv) over random configurations
-with strides, negative and asymmetric padding, input and kernel dilation and groups; the
-shape rule agrees with the kernel; half types round once; integers are exact."""
+"""The CPU `conv` kernel: every algorithm (gather/im2col, the two shifted forms on the
+flattened padded input, scatter/col2im) against a reference built from torch (explicit zero
+insertion, F.pad, conv) over random configurations with strides, negative and asymmetric
+padding, input and kernel dilation and groups, also in blocks of a few images; the shape rule
+agrees with the kernel; half types round once; integers are exact; scratch buffers never
+leak into results; non-finite inputs keep NaN out of outputs they do not reach."""
 import itertools
 
 import numpy as np
@@ -62,6 +64,11 @@ def test_both_algorithms_match_reference(xs, ws, attrs):
     np.testing.assert_allclose(K._gather(x, w, attrs["stride"], *args), ref, atol=1e-12)
     if all(v == 1 for v in attrs["stride"]):
         np.testing.assert_allclose(K._scatter(x, w, *args), ref, atol=1e-12)
+        np.testing.assert_allclose(K._shifted(x, w, *args), ref, atol=1e-12)
+    if all(v == 1 for v in attrs["rhs_dilation"]):
+        np.testing.assert_allclose(K._shifted_kernel(x, w, attrs["stride"], attrs["lhs_dilation"],
+                                                     attrs["padding"], attrs["groups"], osize),
+                                   ref, atol=1e-12)
     out = K.conv(x, w, **attrs)
     np.testing.assert_allclose(out, ref, atol=1e-12)
     rule = PRIMITIVES["conv"].rule(TensorType(xs, D.float64), TensorType(ws, D.float64), **attrs)
@@ -119,3 +126,54 @@ def test_rule_errors():
         rule(TensorType((1, 2, 4), D.float32), TensorType((1, 1, 3), D.float32), **a)
     with pytest.raises(TypeError, match="share a dtype"):
         rule(TensorType((1, 1, 4), D.float32), TensorType((1, 1, 3), D.float64), **a)
+
+
+@pytest.mark.parametrize("xs,ws,attrs", _configs(12, seed=5))
+def test_blocks_of_images(xs, ws, attrs, monkeypatch):
+    """Tiny blocks: every algorithm walks its block loop several times."""
+    monkeypatch.setattr(K, "_CHUNK_BYTES", 64)
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((xs[0] + 3,) + xs[1:]), rng.standard_normal(ws)
+    ref = reference(x, w, **attrs)
+    osize = ref.shape[2:]
+    args = (attrs["padding"], attrs["lhs_dilation"], attrs["rhs_dilation"], attrs["groups"], osize)
+    np.testing.assert_allclose(K._gather(x, w, attrs["stride"], *args), ref, atol=1e-12)
+    if all(v == 1 for v in attrs["stride"]):
+        np.testing.assert_allclose(K._shifted(x, w, *args), ref, atol=1e-12)
+    if all(v == 1 for v in attrs["rhs_dilation"]):
+        np.testing.assert_allclose(K._shifted_kernel(x, w, attrs["stride"], attrs["lhs_dilation"],
+                                                     attrs["padding"], attrs["groups"], osize),
+                                   ref, atol=1e-12)
+
+
+def test_results_do_not_share_scratch():
+    rng = np.random.default_rng(6)
+    attrs = dict(stride=(1, 1), padding=((1, 1), (1, 1)), lhs_dilation=(1, 1),
+                 rhs_dilation=(1, 1), groups=1)
+    x1, x2 = rng.standard_normal((2, 2, 2, 6, 6))
+    w = rng.standard_normal((3, 2, 3, 3))
+    first = K.conv(x1, w, **attrs)
+    kept = first.copy()
+    K.conv(x2, w, **attrs)                                   # same shapes, same scratch
+    np.testing.assert_array_equal(first, kept)
+    big_kernel = K.conv(x1.transpose(1, 0, 2, 3), first.transpose(1, 0, 2, 3), **attrs)
+    np.testing.assert_allclose(big_kernel, reference(np.ascontiguousarray(x1.transpose(1, 0, 2, 3)),
+                               np.ascontiguousarray(first.transpose(1, 0, 2, 3)), **attrs),
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_non_finite_input_in_weight_gradient(bad):
+    """The weight-gradient shape (kernel larger than the output): a non-finite input value
+    reaches only the outputs whose windows hold it, as in torch."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 4, 9, 9))
+    x[1, 2, 0, 0] = bad
+    g = rng.standard_normal((5, 4, 9, 9))
+    attrs = dict(stride=(1, 1), padding=((1, 1), (1, 1)), lhs_dilation=(1, 1),
+                 rhs_dilation=(1, 1), groups=1)
+    out = K.conv(x, g, **attrs)
+    ref = reference(x, g, **attrs)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+    fin = np.isfinite(ref)
+    np.testing.assert_allclose(out[fin], ref[fin], atol=1e-10)

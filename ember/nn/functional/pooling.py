@@ -5,8 +5,11 @@ All composites of public ops, so gradients come from the ops used:
   input, stride == kernel; else `Tensor.unfold` per spatial dim, whose gradient folds
   windows back with a few pads), then a reduction over the windows.
   Max's gradient goes to the first maximum of each window alone, as PyTorch's (amax would
-  split ties): its meaning is a `where` selection, run eagerly as amax plus a masked
-  gradient (see _fused.py); indices are flat positions in each input plane, as PyTorch's.
+  split ties): its meaning is a `where` selection over the windows. Eagerly it runs as a
+  fused op over one strided view of the padded input per kernel offset (a running maximum,
+  then the offset of the first maximum, which the backward scatters the gradient by), so no
+  window tensor is ever copied (see _fused.py); indices are flat positions in each input
+  plane, as PyTorch's.
 - adaptive avg: a mean over equal windows when the sizes divide, else one matmul per dim
   with the averaging matrix (windows [floor(i*n/o), ceil((i+1)*n/o)) overlap and differ).
 - adaptive max: window starts gathered per dim with index_select (short windows repeat
@@ -15,11 +18,14 @@ All composites of public ops, so gradients come from the ops used:
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 
 import ember
+
+from ember.jit import is_tracing
 
 from ._fused import fused
 
@@ -128,10 +134,9 @@ def _prepare(op, n, input, kernel_size, stride, padding, dilation, ceil_mode):
     return x, unbatched, k, s, p, d, out
 
 
-def _windows(x, k, s, p, d, out, fill):
-    """View (N, C, *out, *k) of x padded by p (and on the high side by what ceil mode's
-    last window needs) with `fill`."""
-    n = len(k)
+def _pad_windows(x, k, s, p, d, out, fill):
+    """x padded by p, and on the high side by what ceil mode's last window needs, with
+    `fill`."""
     pads = []
     for size, kk, ss, pp, dd, o in zip(x.shape[2:], k, s, p, d, out):
         need = (o - 1) * ss + (kk - 1) * dd + 1
@@ -139,6 +144,14 @@ def _windows(x, k, s, p, d, out, fill):
     if any(lo or hi for lo, hi in pads):
         flat = [v for lo_hi in reversed(pads) for v in lo_hi]
         x = ember.constant_pad_nd(x, flat, fill)
+    return x
+
+
+def _windows(x, k, s, p, d, out, fill):
+    """View (N, C, *out, *k) of x padded by p (and on the high side by what ceil mode's
+    last window needs) with `fill`."""
+    n = len(k)
+    x = _pad_windows(x, k, s, p, d, out, fill)
     if tuple(s) == tuple(k) and all(dd == 1 for dd in d):
         return _tiles(x, k, out)
     for i, (kk, ss, dd) in enumerate(zip(k, s, d)):
@@ -244,16 +257,84 @@ def _broadcast_along(v, i, n):
 
 # ------------------------------------------------------------------ max pooling
 
+def _slab_index(offsets, s, d, out):
+    """Index of the strided view holding kernel offset `offsets` of every window."""
+    return (slice(None), slice(None)) + tuple(
+        slice(o * dd, o * dd + (oo - 1) * ss + 1, ss) for o, ss, dd, oo in zip(offsets, s, d, out))
+
+
+def _slab_indices(k, s, d, out):
+    return [_slab_index(o, s, d, out) for o in itertools.product(*map(range, k))]
+
+
+def _first_offset(slabs, values):
+    """Per window, the kernel offset of its first maximum (or first NaN), as PyTorch's
+    kernels pick it: a scan from the last offset back keeps the earliest hit."""
+    # the NaN test is skipped when there is none (eagerly); a trace keeps it unconditionally
+    check_nan = values.dtype.is_floating_point and (
+        is_tracing() or bool(values.isnan().any()))
+    k = len(slabs)
+    small = ember.int8 if k <= 127 else ember.int16 if k <= 32767 else ember.int64
+    kidx = ember.full(values.shape, k - 1, dtype=small)
+    for j in range(len(slabs) - 2, -1, -1):
+        hit = slabs[j] == values
+        if check_nan:
+            hit = hit | slabs[j].isnan()
+        kidx = ember.where(hit, j, kidx)
+    return kidx
+
+
+def _pool_forward(x, *, k, s, d, out):
+    """Eager max pooling straight from strided views of the padded input, one per kernel
+    offset: no window copy, and elementwise passes over output-sized slabs only."""
+    with ember.no_grad():
+        slabs = [x[i] for i in _slab_indices(k, s, d, out)]
+        values = slabs[0]
+        for slab in slabs[1:]:
+            values = ember.maximum(values, slab)   # NaN wins, as in PyTorch
+        if len(slabs) == 1:
+            values = values.clone()
+        return values, (_first_offset(slabs, values),)
+
+
+def _pool_backward(g, saved, needs, *, k, s, d, out):
+    x, kidx = saved
+    gx = ember.zeros(x.shape, dtype=x.dtype)
+    overlap = any(ss < (kk - 1) * dd + 1 for kk, ss, dd in zip(k, s, d))
+    zero = ember.zeros((), dtype=g.dtype)
+    for j, index in enumerate(_slab_indices(k, s, d, out)):
+        part = ember.where(kidx == j, g, zero)
+        if overlap:   # windows share input elements: gradients add up
+            gx[index].add_(part)
+        else:
+            gx[index] = part
+    return (gx,)
+
+
+def _pool_composite(x, *, k, s, d, out):
+    """The meaning, for tracing and higher derivatives: windows, then the first maximum."""
+    windows = _windows(x, k, s, (0,) * len(k), d, out, _lowest(x))
+    return _window_max(windows, len(k), False)[0]
+
+
+_pool_max = fused("max_pool", _pool_forward, _pool_backward, _pool_composite)
+
+
 def _max_pool(op, n, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     if input.dtype == ember.bool:
         raise NotImplementedError(f"\"{op}\" not implemented for 'Bool'")
     x, unbatched, k, s, p, d, out = _prepare(op, n, input, kernel_size, stride, padding,
                                              dilation, ceil_mode)
-    values, kidx = _window_max(_windows(x, k, s, p, d, out, _lowest(x)), n, return_indices)
+    xp = _pad_windows(x, k, s, p, d, out, _lowest(x))
+    attrs = dict(k=tuple(k), s=tuple(s), d=tuple(d), out=tuple(out))
+    values = _pool_max(xp, **attrs)
     if unbatched:
         values = values.squeeze(0)
     if not return_indices:
         return values
+    with ember.no_grad():
+        slabs = [xp[i] for i in _slab_indices(k, s, d, out)]
+        kidx = _first_offset(slabs, values.unsqueeze(0) if unbatched else values).long()
     offsets = _unravel(kidx, k)
     positions = [_broadcast_along(ember.arange(o) * ss - pp, i, n) + off * dd
                  for i, (o, ss, pp, dd, off) in enumerate(zip(out, s, p, d, offsets))]

@@ -12,9 +12,12 @@ for _m in (elementwise, reduction, movement, indexing, linalg, random, extern):
     register_kernels("cpu", _m.KERNELS)
 
 # PyTorch computes inf/nan silently; NumPy warns. Silencing NumPy's floating-point
-# RuntimeWarnings raised inside these kernel modules costs nothing per call (np.errstate
-# costs about a microsecond), and leaves warnings from the user's own NumPy code alone.
-warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember\.runtime\.cpu(\.|$)")
+# RuntimeWarnings raised inside these kernel modules, and in the frontend modules that call
+# kernels (a NumPy warning is attributed to the Python caller of the ufunc, e.g. dispatch),
+# costs nothing per call (np.errstate costs about a microsecond) and leaves warnings from
+# the user's own NumPy code alone.
+warnings.filterwarnings("ignore", category=RuntimeWarning,
+                        module=r"ember\.(runtime\.cpu|frontend)(\.|$)")
 
 # kernels of the primitives added with the extra ops (strided views, special functions, ...)
 from . import strided, special, scan, decomp  # noqa: E402

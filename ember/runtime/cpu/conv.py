@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 
 import ml_dtypes
 import numpy as np
@@ -35,9 +36,11 @@ def out_size(size, k, stride, lo, hi, lhs_dil, rhs_dil):
     return (padded - ((k - 1) * rhs_dil + 1)) // stride + 1
 
 
-def _dilate_pad(x, lhs_dilation, padding):
-    """x with zeros inserted (input dilation) and padded/cropped per spatial dim."""
-    if all(d == 1 for d in lhs_dilation) and all(lo == 0 and hi == 0 for lo, hi in padding):
+def _dilate_pad(x, lhs_dilation, padding, out=None):
+    """x with zeros inserted (input dilation) and padded/cropped per spatial dim, written
+    into `out` (zeroed here) when given."""
+    if out is None and all(d == 1 for d in lhs_dilation) and \
+            all(lo == 0 and hi == 0 for lo, hi in padding):
         return x
     src, dst, shape = [slice(None)] * 2, [slice(None)] * 2, list(x.shape[:2])
     for n, d, (lo, hi) in zip(x.shape[2:], lhs_dilation, padding):
@@ -48,15 +51,96 @@ def _dilate_pad(x, lhs_dilation, padding):
         i1 = min(n - 1, (size - 1 - lo) // d)
         src.append(slice(i0, max(i0, i1 + 1)))
         dst.append(slice(lo + i0 * d, lo + i1 * d + 1, d) if i1 >= i0 else slice(0, 0))
-    out = np.zeros(shape, x.dtype)
+    if out is None:
+        out = np.zeros(shape, x.dtype)
+    else:
+        out = out.reshape(shape)
+        out.fill(0)
     if all(s.stop > s.start for s in src[2:]):
         out[tuple(dst)] = x[tuple(src)]
     return out
 
 
+def _padded_extents(x, lhs_dilation, padding):
+    return tuple(max(0, ((n - 1) * d + 1 if n else 0) + lo + hi)
+                 for n, d, (lo, hi) in zip(x.shape[2:], lhs_dilation, padding))
+
+
+_SCRATCH = threading.local()
+_CHUNK_BYTES = 4 << 20   # column block per matmul: stays in cache and is reused across calls
+
+
+def _scratch(slot, size, dtype):
+    """A reusable flat buffer per thread: convolutions of a training step reuse the same few
+    megabytes instead of faulting in fresh pages for every call."""
+    bufs = _SCRATCH.__dict__.setdefault("bufs", {})
+    buf = bufs.get(slot)
+    nbytes = size * np.dtype(dtype).itemsize
+    if buf is None or buf.nbytes < nbytes:
+        buf = bufs[slot] = np.empty(max(nbytes, 1), np.uint8)
+    return buf[:nbytes].view(dtype)
+
+
+def _shifted_waste(x, w, lhs_dilation, padding, osize):
+    """Columns the shifted algorithm computes per useful output (>= 1)."""
+    ext = _padded_extents(x, lhs_dilation, padding)
+    return math.prod(ext[1:]) / max(1, math.prod(osize[1:]))
+
+
+def _shifted(x, w, padding, lhs_dilation, rhs_dilation, groups, osize):
+    """Stride-1 im2col on the flattened padded input: output position p and kernel offset k
+    read xflat[p + off(k)] when p runs over the padded grid (every spatial dim but the first
+    at its padded extent). Each column row is then one contiguous run of L elements, so the
+    copy is a plain block copy; the extra outputs per row land in columns cropped at the end.
+    Images go through in chunks whose columns fit in cache."""
+    N, C = x.shape[:2]
+    O, Cg = w.shape[:2]
+    G, Og, K, nd = groups, O // groups, w.shape[2:], x.ndim - 2
+    ext = _padded_extents(x, lhs_dilation, padding)
+    row = [math.prod(ext[i + 1:]) for i in range(nd)]       # flat stride of each spatial dim
+    R = math.prod(ext)                                       # one (n, c) plane
+    L = osize[0] * row[0]                                    # outputs on the padded grid
+    reach = sum((k - 1) * rd * r for k, rd, r in zip(K, rhs_dilation, row))
+    tail = max(0, L + reach - R)                             # last plane's windows overrun
+    dt = np.result_type(x.dtype, w.dtype)
+    flat = _scratch("input", N * C * R + tail, dt)
+    _dilate_pad(x, lhs_dilation, padding, out=flat[:N * C * R])
+    flat[N * C * R:] = 0
+    it = flat.itemsize
+    ck = Cg * math.prod(K)
+    nb = max(1, min(N, _CHUNK_BYTES // max(1, ck * L * it)))
+    cols_buf = _scratch("cols", G * ck * nb * L, dt)
+    res_buf = _scratch("result", G * Og * nb * L, dt)
+    wm = w.reshape(G, Og, ck)
+    out = np.empty((N, O, *osize), dt)
+    crop = (slice(None),) * 3 + tuple(slice(0, o) for o in osize[1:])
+    for n0 in range(0, N, nb):
+        b = min(nb, N - n0)
+        view = _as_strided(flat[n0 * C * R:], (G, Cg, *K, b, L),
+                           (Cg * R * it, R * it, *(rd * r * it for rd, r in zip(rhs_dilation, row)),
+                            C * R * it, it), writeable=False)
+        cols = cols_buf[:G * ck * b * L].reshape(G, ck, b * L)
+        cols.reshape(G, Cg, *K, b, L)[...] = view
+        res = np.matmul(wm, cols, out=res_buf[:G * Og * b * L].reshape(G, Og, b * L))
+        res = res.reshape(O, b, osize[0], *ext[1:])[crop]
+        out[n0:n0 + b] = res.transpose(1, 0, *range(2, nd + 2))
+    return out
+
+
+def _chunk(n, per_item_bytes):
+    """Items per block so that a block's columns take about _CHUNK_BYTES."""
+    return max(1, min(n, _CHUNK_BYTES // max(1, per_item_bytes)))
+
+
 def _gather(x, w, stride, padding, lhs_dilation, rhs_dilation, groups, osize):
-    """im2col: columns from a strided window view of the padded input, then one matmul."""
-    xp = _dilate_pad(x, lhs_dilation, padding)
+    """im2col: columns from a strided window view of the padded input, then one matmul per
+    block of images (the columns of a block go to a reused scratch buffer)."""
+    dt = np.result_type(x.dtype, w.dtype)
+    if any(d != 1 for d in lhs_dilation) or any(lo or hi for lo, hi in padding):
+        size = math.prod(x.shape[:2]) * math.prod(_padded_extents(x, lhs_dilation, padding))
+        xp = _dilate_pad(x, lhs_dilation, padding, out=_scratch("input", size, dt))
+    else:
+        xp = x
     N, C = x.shape[:2]
     O, Cg = w.shape[:2]
     G, Og, K, nd = groups, O // groups, w.shape[2:], x.ndim - 2
@@ -69,22 +153,39 @@ def _gather(x, w, stride, padding, lhs_dilation, rhs_dilation, groups, osize):
     wm = w.reshape(G, Og, ck)
     k_axes = tuple(range(3, 3 + nd))
     o_axes = tuple(range(3 + nd, 3 + 2 * nd))
-    if (not osize or osize[-1] >= K[-1]) and G == 1:
-        # columns (N, Cg*K, P), one matmul per image: the copy's inner loop runs along
-        # output positions, each image's input stays in cache, and the result is already
-        # laid out (N, O, P)
-        return np.matmul(wm, view.reshape(N, G, ck, po)).reshape(N, O, *osize)
-    if not osize or osize[-1] >= K[-1]:
-        # grouped: columns (G, Cg*K, N*P), one matmul per group (per image would be N*G
-        # small products)
-        cols = view.transpose(1, 2, *k_axes, 0, *o_axes).reshape(G, ck, N * po)
-        out = np.matmul(wm, cols).reshape(G, Og, N, po).transpose(2, 0, 1, 3)
-        return np.ascontiguousarray(out).reshape(N, O, *osize)
-    # few output positions (weight gradients): columns (G, N*P, Cg*K), one matmul whose inner
-    # copy loop runs along the larger kernel extent
-    cols = view.transpose(1, 0, *o_axes, 2, *k_axes).reshape(G, N * po, ck)
-    out = np.matmul(cols, wm.transpose(0, 2, 1)).reshape(G, N, po, Og).transpose(1, 0, 3, 2)
-    return np.ascontiguousarray(out).reshape(N, O, *osize)
+    few = bool(osize) and osize[-1] < K[-1]
+    out = np.empty((N, G, Og, po), dt)
+    nb = _chunk(N, G * ck * po * np.dtype(dt).itemsize)
+    cols_buf = _scratch("cols", G * ck * nb * po, dt)
+    res_buf = _scratch("result", G * Og * nb * po, dt)
+    for n0 in range(0, N, nb):
+        b = min(nb, N - n0)
+        v = view[n0:n0 + b]
+        if few:
+            # few output positions (weight gradients): columns (G, b*P, Cg*K), whose inner
+            # copy loop runs along the larger kernel extent
+            order = (1, 0, *o_axes, 2, *k_axes)
+        elif G == 1:
+            # columns (b, Cg*K, P): the copy's inner loop runs along output positions, and
+            # the products land in the output's layout directly
+            order = (0, 1, 2, *k_axes, *o_axes)
+        else:
+            # grouped: columns (G, Cg*K, b*P), one matmul per group
+            order = (1, 2, *k_axes, 0, *o_axes)
+        vt = v.transpose(order)
+        cols = cols_buf[:vt.size].reshape(vt.shape)
+        np.copyto(cols, vt)
+        if few:
+            res = np.matmul(cols.reshape(G, b * po, ck), wm.transpose(0, 2, 1),
+                            out=res_buf[:G * b * po * Og].reshape(G, b * po, Og))
+            out[n0:n0 + b] = res.reshape(G, b, po, Og).transpose(1, 0, 3, 2)
+        elif G == 1:
+            np.matmul(wm[0], cols.reshape(b, ck, po), out=out[n0:n0 + b].reshape(b, Og, po))
+        else:
+            res = np.matmul(wm, cols.reshape(G, ck, b * po),
+                            out=res_buf[:G * Og * b * po].reshape(G, Og, b * po))
+            out[n0:n0 + b] = res.reshape(G, Og, b, po).transpose(2, 0, 1, 3)
+    return out.reshape(N, O, *osize)
 
 
 def _scatter(x, w, padding, lhs_dilation, rhs_dilation, groups, osize):
@@ -113,6 +214,70 @@ def _scatter(x, w, padding, lhs_dilation, rhs_dilation, groups, osize):
     return acc.reshape(N, O, *osize)
 
 
+def _shifted_kernel(x, w, stride, lhs_dilation, padding, groups, osize):
+    """`_shifted` with the roles of output and kernel swapped, for few output positions and a
+    large kernel (weight gradients): the kernel is zero-extended to the padded grid, so for
+    each output position p the columns over (channel, kernel position) are contiguous runs
+    of xflat starting at off(p). The extension multiplies input values by zero, so callers
+    take this path only for finite inputs (inf * 0 would put NaN in a real output)."""
+    N, C = x.shape[:2]
+    O, Cg = w.shape[:2]
+    G, Og, K, nd = groups, O // groups, w.shape[2:], x.ndim - 2
+    ext = _padded_extents(x, lhs_dilation, padding)
+    row = [math.prod(ext[i + 1:]) for i in range(nd)]
+    R = math.prod(ext)
+    Lk = K[0] * row[0]                                       # kernel on the padded grid
+    po = math.prod(osize)
+    starts = np.zeros((), np.int64)                          # off(p) of every output p
+    for o, st, r in zip(osize, stride, row):
+        starts = np.add.outer(starts, np.arange(o) * st * r)
+    starts = starts.reshape(-1).tolist()
+    tail = max(0, starts[-1] + Lk - R)
+    dt = np.result_type(x.dtype, w.dtype)
+    flat = _scratch("input", N * C * R + tail, dt)
+    _dilate_pad(x, lhs_dilation, padding, out=flat[:N * C * R])
+    flat[N * C * R:] = 0
+    wext = _scratch("kernel", O * Cg * Lk, dt).reshape(G, Og, Cg, K[0], *ext[1:])
+    wext.fill(0)
+    wext[(Ellipsis, *map(slice, K))] = w.reshape(G, Og, Cg, *K)
+    wext = wext.reshape(G, Og, Cg * Lk)
+    it = flat.itemsize
+    # blocks of channels (the sum's dim), all images at once: a product with few rows and a
+    # long sum runs far slower in BLAS than the same work with more rows
+    nc = _chunk(Cg, N * po * Lk * it)
+    cols_buf = _scratch("cols", N * po * nc * Lk, dt)
+    acc = np.zeros((G, N * po, Og), dt)
+    for g in range(G):
+        for c0 in range(0, Cg, nc):
+            c = min(nc, Cg - c0)
+            cols = cols_buf[:N * po * c * Lk].reshape(N, po, c, Lk)
+            base = (g * Cg + c0) * R
+            for i, st in enumerate(starts):   # one block copy per output position
+                cols[:, i] = _as_strided(flat[base + st:], (N, c, Lk),
+                                         (C * R * it, R * it, it), writeable=False)
+            acc[g] += cols.reshape(N * po, c * Lk) @ wext[g, :, c0 * Lk:(c0 + c) * Lk].T
+    out = acc.reshape(G, N, po, Og).transpose(1, 0, 3, 2)
+    return np.ascontiguousarray(out).reshape(N, O, *osize)
+
+
+def _use_shifted_kernel(x, w, rhs_dilation, lhs_dilation, padding, osize):
+    """An undilated kernel larger than the output, not much smaller than the padded input
+    along the inner dims, and a finite input."""
+    K = w.shape[2:]
+    return (all(d == 1 for d in rhs_dilation) and osize[-1] < K[-1]
+            and math.prod(_padded_extents(x, lhs_dilation, padding)[1:])
+            <= 1.5 * math.prod(K[1:])
+            and (x.dtype.kind != "f" or bool(np.isfinite(x).all())))
+
+
+def _use_shifted(x, w, stride, padding, lhs_dilation, osize):
+    """Stride 1, an undilated input, and an output not much smaller than the padded input
+    (weight gradients, whose outputs are kernel-sized, take the gather path)."""
+    return (all(s == 1 for s in stride) and all(d == 1 for d in lhs_dilation)
+            and osize[-1] >= w.shape[-1]
+            and _shifted_waste(x, w, lhs_dilation, padding, osize) <= 1.5)
+
+
 def _use_scatter(x, w, stride, osize):
     """Estimated memory traffic: gather writes and reads C*K columns per output position;
     scatter writes O*K products per input position and adds them back."""
@@ -137,6 +302,10 @@ def conv(x, w, *, stride, padding, lhs_dilation, rhs_dilation, groups):
     N, O = x.shape[0], w.shape[0]
     if N == 0 or O == 0 or 0 in osize or w.shape[1] == 0 or 0 in w.shape[2:]:
         out = np.zeros((N, O, *osize), x.dtype)
+    elif _use_shifted(x, w, stride, padding, lhs_dilation, osize):
+        out = _shifted(x, w, padding, lhs_dilation, rhs_dilation, groups, osize)
+    elif _use_shifted_kernel(x, w, rhs_dilation, lhs_dilation, padding, osize):
+        out = _shifted_kernel(x, w, stride, lhs_dilation, padding, groups, osize)
     elif _use_scatter(x, w, stride, osize):
         out = _scatter(x, w, padding, lhs_dilation, rhs_dilation, groups, osize)
     else:

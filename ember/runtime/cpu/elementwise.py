@@ -158,18 +158,33 @@ def _sub(a, b):
 _UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
+def _zero_bits(a, u):
+    return a.ndim == 0 and a.view(u) == 0
+
+
 def _where(cond, x, y):
     """np.where branches per element, which costs ~4 ns an element on unpredictable masks
     (relu's backward); on large arrays select with bit masks instead: y ^ ((x ^ y) & -cond),
-    branch-free and exact for every dtype (NaNs and signed zeros included)."""
+    branch-free and exact for every dtype (NaNs and signed zeros included). A +0 scalar on
+    either side (masked gradients) needs only the mask and one AND."""
     x = np.asarray(x)
     y = np.asarray(y)
     if cond.size < 8192 or cond.dtype != np.bool_ or x.dtype != y.dtype or \
             x.dtype == np.bool_ or x.dtype.itemsize not in _UINT:
         return np.where(cond, x, y)
     u = _UINT[x.dtype.itemsize]
-    mask = cond.view(np.uint8).astype(u)
-    np.negative(mask, out=mask)
+    c8 = cond.view(np.uint8)
+    if _zero_bits(y, u):      # x & -cond
+        keep, other = np.negative(c8, dtype=u), x
+    elif _zero_bits(x, u):    # y & (cond - 1)
+        keep, other = np.subtract(c8, 1, dtype=u), y
+    else:
+        keep, other = None, None
+    if keep is not None:
+        if keep.shape == other.shape:
+            return np.bitwise_and(keep, other.view(u), out=keep).view(x.dtype)
+        return np.bitwise_and(keep, other.view(u)).view(x.dtype)
+    mask = np.negative(c8, dtype=u)
     yb = y.view(u)
     r = np.bitwise_and(np.bitwise_xor(x.view(u), yb), mask)
     np.bitwise_xor(r, yb, out=r)
