@@ -9,8 +9,9 @@ and of parameters (after backward through the traced call) and buffers must agre
 Layers whose data dependence is inherent (CTC lengths, packed sequences, offsets-driven
 bags, one_hot without num_classes) are in DATA_DEPENDENT: strict tracing must raise a
 TracingError naming the user line, and strict=False must trace with a TracerWarning and
-still agree with eager on the example. The pointwise activations' kinks are checked
-against PyTorch directly (eager, and graph autodiff through the traced call)."""
+still agree with eager on the example, in train and eval mode. The pointwise activations'
+kinks are checked against PyTorch directly (eager, and graph autodiff through the traced
+call)."""
 import re
 import warnings
 
@@ -67,6 +68,15 @@ def _enc_layer():
 
 def _dec_layer():
     return nn.TransformerDecoderLayer(8, 2, 16, dropout=0.1)
+
+
+def _seen(bn, *shape):
+    """bn after two training batches (num_batches_tracked 2, so the traced call's cumulative
+    factor is 1/3, not 1)."""
+    with ember.no_grad():
+        for _ in range(2):
+            bn(R(*shape) * 2 + 1)
+    return bn
 
 
 def _act(cls, *args):
@@ -127,6 +137,11 @@ ROWS = {
     "BatchNorm1d": (lambda: nn.BatchNorm1d(3), lambda: [R(4, 3)]),
     "BatchNorm2d": (lambda: nn.BatchNorm2d(3), lambda: [R(2, 3, 3, 3)]),
     "BatchNorm3d": (lambda: nn.BatchNorm3d(2, affine=False), lambda: [R(2, 2, 2, 2, 2)]),
+    # momentum=None: cumulative average, its factor 1 / count computed in the graph
+    "BatchNorm1d/cumulative": (lambda: _seen(nn.BatchNorm1d(3, momentum=None), 4, 3),
+                               lambda: [R(4, 3)]),
+    "BatchNorm2d/cumulative": (lambda: _seen(nn.BatchNorm2d(3, momentum=None), 2, 3, 2, 2),
+                               lambda: [R(2, 3, 2, 2)]),
     "InstanceNorm1d": (lambda: nn.InstanceNorm1d(3, affine=True, track_running_stats=True),
                        lambda: [R(2, 3, 5)]),
     "InstanceNorm2d": (lambda: nn.InstanceNorm2d(3), lambda: [R(2, 3, 3, 3)]),
@@ -289,10 +304,7 @@ DATA_DEPENDENT = {
 }
 
 # rows known to differ, with the reason (strict xfail: they fail the run once fixed)
-KNOWN_GAPS = {
-    "CTCLoss": "the trace differentiates CtcLoss.forward; PyTorch's (and eager ember's) CTC "
-               "backward adds an exp(log_probs) term the forward's true derivative lacks",
-}
+KNOWN_GAPS = {}
 
 # tolerances wider than the default, with the reason
 TOLERANCE = {}
@@ -372,8 +384,9 @@ def test_table_covers_every_layer():
     assert set(EXCLUDED) <= exported
 
 
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
 @pytest.mark.parametrize("name", _rows(DATA_DEPENDENT))
-def test_data_dependent_layer(name):
+def test_data_dependent_layer(name, train):
     ember.manual_seed(0)
     make, inputs = DATA_DEPENDENT[name]
     module, fn = make()
@@ -386,7 +399,7 @@ def test_data_dependent_layer(name):
     assert re.search(r"test_trace_all_layers\.py:\d+", str(err.value)), str(err.value)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _check(module, fn, ins, True, strict=False, tol=(1e-7, 1e-9))
+        _check(module, fn, ins, train, strict=False, tol=(1e-7, 1e-9))
     assert any(issubclass(w.category, TracerWarning) for w in caught)
 
 

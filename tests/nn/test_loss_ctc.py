@@ -1,6 +1,8 @@
 """ctc_loss / CTCLoss against torch: random input and target lengths, padded and concatenated
 targets, tensor and tuple lengths, every reduction, blank index, zero_infinity with impossible
-alignments, unbatched input; values and log_probs gradients; errors."""
+alignments, unbatched input; values and log_probs gradients; PyTorch's gradient under
+create_graph too (leaf log-probabilities, -inf entries, impossible alignments) and a second
+derivative; errors."""
 import numpy as np
 import pytest
 import torch
@@ -82,6 +84,58 @@ def test_gradient_through_log_softmax_is_exact():
     args = (ember.tensor(tg), ember.tensor(il), ember.tensor(tl))
     assert ember.autograd.gradcheck(
         lambda z: F.ctc_loss(F.log_softmax(z, 2), *args, reduction="mean"), (z,))
+
+
+# leaf log-probabilities (no log_softmax to cancel PyTorch's exp(log_probs) term), -inf
+# entries (nan in PyTorch's gradient), impossible alignments with and without zero_infinity
+SPECIAL = {
+    "leaf": (dict(), {}),
+    "no frames": (dict(il=[0, 5, 3], tl=[0, 2, 1]), {}),
+    "impossible": (dict(il=[2, 5, 3]), {}),
+    "impossible zero_infinity": (dict(il=[2, 5, 3]), dict(zero_infinity=True)),
+    "-inf": (dict(dead_class=3), {}),
+    "-inf zero_infinity": (dict(dead_class=3), dict(zero_infinity=True)),
+}
+
+
+def special_case(il=(5, 4, 3), tl=(3, 2, 1), dead_class=None):
+    """(log_probs (5, 3, 4), padded targets, input_lengths, target_lengths)."""
+    rng = np.random.default_rng(11)
+    lp = np.log(rng.dirichlet(np.ones(4), size=(5, 3)))
+    if dead_class is not None:
+        lp[:, :, dead_class] = -np.inf
+    return lp, np.array([[1, 1, 2], [2, 3, 0], [3, 0, 0]]), np.array(il), np.array(tl)
+
+
+def torch_ctc_grad(lp, tg, il, tl, up, **kw):
+    t = torch.tensor(lp, requires_grad=True)
+    out = torch.nn.functional.ctc_loss(t, *(torch.tensor(a) for a in (tg, il, tl)),
+                                       reduction="none", **kw)
+    out.backward(torch.tensor(up))
+    return out.detach().numpy(), t.grad.numpy()
+
+
+@pytest.mark.parametrize("name", list(SPECIAL))
+def test_create_graph_gradient_is_torchs(name):
+    # under create_graph the gradient is taken through the composite, which must give
+    # PyTorch's gradient (not the recursion's own derivative), nan pattern included
+    case, kw = SPECIAL[name]
+    lp, tg, il, tl = special_case(**case)
+    up = np.array([0.5, -1.0, 2.0])
+    want_out, want = torch_ctc_grad(lp, tg, il, tl, up, **kw)
+    x = ember.tensor(lp, requires_grad=True)
+    out = F.ctc_loss(x, *(ember.tensor(a) for a in (tg, il, tl)), reduction="none", **kw)
+    (g,) = ember.autograd.grad(out, x, ember.tensor(up), create_graph=True)
+    np.testing.assert_allclose(out.detach().numpy(), want_out, rtol=1e-12)
+    np.testing.assert_allclose(g.detach().numpy(), want, rtol=1e-10, atol=1e-12)
+    assert g.requires_grad
+
+
+def test_second_derivative_through_the_composite():
+    lp, tg, il, tl = _case(8, T=4, N=2, C=3, S=1)
+    args = tuple(ember.tensor(a) for a in (tg, il, tl))
+    x = ember.tensor(lp, requires_grad=True)
+    assert ember.autograd.gradgradcheck(lambda x: F.ctc_loss(x, *args), (x,))
 
 
 def test_matches_torch_on_longer_sequences():

@@ -13,7 +13,9 @@ gradient is not the composite's:
   never a one-hot matrix);
 - binary_cross_entropy (PyTorch's gradients, which ignore the -100 clamp of the log);
 - ctc_loss (log-space alpha recursion vectorised over batch and label positions, a Python loop
-  over time only; the alpha-beta backward gives exactly PyTorch's gradient for log_probs).
+  over time only; the alpha-beta backward gives exactly PyTorch's gradient for log_probs, and
+  the composite that traced graphs and create_graph differentiate is written so that its
+  derivative is that same gradient, which is not the recursion's own: see _ctc_composite).
 """
 from __future__ import annotations
 
@@ -755,93 +757,146 @@ def _extended(labels, blank):
     return ext, skip
 
 
-def _lse3(a, b, c):
-    """log(e^a + e^b + e^c), whose gradient is 0 (not nan) where all three are -inf: a
-    trace differentiates this forward (graph autodiff cannot run CtcLoss.backward)."""
-    x = ember.stack([a, b, c])
-    m = x.amax(0).detach()
+def _lse(x, dim):
+    """log(sum(exp(x))) over dim, whose gradient is 0 (not nan) where every term is -inf: the
+    composite below is differentiated through it (eagerly under create_graph, and in traced
+    graphs), and a zero gradient reaching an impossible prefix must stay zero. The shift m
+    is a gradient cut: its gradient would be g * (1 - sum of the softmax weights), zero but
+    for rounding."""
+    m = x.amax(dim, keepdim=True).detach()
     dead = ember.isinf(m)
     m0 = ember.where(dead, ember.zeros((), dtype=m.dtype), m)
-    total = ember.exp(x - m0).sum(0)
+    total = ember.exp(x - m0).sum(dim, keepdim=True)
     total = ember.where(dead, ember.ones((), dtype=m.dtype), total)
-    return ember.where(dead, m, m0 + ember.log(total))
+    return ember.where(dead, m, m0 + ember.log(total)).squeeze(dim)
 
 
-class CtcLoss(ember.autograd.Function):
-    """Negative log likelihood per sample (N,), PyTorch's forward and alpha-beta backward."""
+def _lse3(a, b, c):
+    return _lse(ember.stack([a, b, c]), 0)
 
-    @staticmethod
-    def forward(ctx, log_probs, labels, il, tl, blank, zero_infinity):
-        max_time, batch, _ = log_probs.shape
-        ext, skip = _extended(labels, blank)
-        width = ext.shape[1]
-        t_end = max(il, default=0)
-        steps = max(t_end, 1)
-        lpe = log_probs[:steps].gather(2, ext.unsqueeze(0).expand(steps, batch, width))
-        ninf = ember.full((batch, 2), -math.inf, dtype=log_probs.dtype)
-        ninf1 = ember.full((), -math.inf, dtype=log_probs.dtype)
-        il_t = ember.tensor(il, dtype=ember.int64)
-        tl_t = ember.tensor(tl, dtype=ember.int64)
-        pos = ember.arange(width)
-        alpha = [ember.where((pos < 2) & (pos <= 2 * tl_t.unsqueeze(1)), lpe[0], ninf1)]
-        for t in range(1, steps):
-            prev = ember.cat([ninf, alpha[-1]], 1)  # prev[:, s + 2] is alpha[t-1, s]
-            alpha.append(_lse3(alpha[-1], prev[:, 1:width + 1],
-                               ember.where(skip, prev[:, :width], ninf1)) + lpe[t])
-        alpha = ember.stack(alpha)
-        # the paths end on the last label or the blank after it, at time input_length - 1
-        last = alpha[(il_t - 1).clamp_min(0), ember.arange(batch)]
-        ends = ember.stack([2 * tl_t, (2 * tl_t - 1).clamp_min(0)], 1)
-        no_label = ember.stack([ember.zeros_like(tl_t, dtype=ember.bool), tl_t == 0], 1)
-        nll = -ember.logsumexp(last.gather(1, ends).masked_fill(no_label, -math.inf), 1)
-        # no frames: an empty target costs nothing, any other is impossible
-        no_frames = ember.zeros_like(nll).masked_fill(tl_t > 0, math.inf)
-        nll = ember.where(il_t == 0, no_frames, nll)
-        ctx.save_for_backward(log_probs, ext, skip, lpe, alpha, nll, il_t, tl_t)
-        ctx.zero_infinity = zero_infinity
-        return nll
 
-    @staticmethod
-    def backward(ctx, g):
-        log_probs, ext, skip, lpe, alpha, nll, il_t, tl_t = ctx.saved_tensors
-        max_time, batch, n_labels = log_probs.shape
-        steps, _, width = lpe.shape
-        ninf = ember.full((batch, 2), -math.inf, dtype=log_probs.dtype)
-        ninf1 = ember.full((), -math.inf, dtype=log_probs.dtype)
-        pos = ember.arange(width)
-        tl2 = 2 * tl_t.unsqueeze(1)
-        end = (pos == tl2) | ((pos == tl2 - 1) & (tl2 > 0))
-        final_t = (il_t - 1).unsqueeze(1)
-        skip_up = ember.cat([skip, ember.zeros((batch, 2), dtype=ember.bool)], 1)[:, 2:]
-        beta = [None] * steps
-        nxt = ember.full((batch, width), -math.inf, dtype=log_probs.dtype)
-        for t in range(steps - 1, -1, -1):
-            up = ember.cat([nxt, ninf], 1)  # up[:, s + k] is beta[t+1, s + k], -inf past the end
-            rec = _lse3(nxt, up[:, 1:width + 1], ember.where(skip_up, up[:, 2:], ninf1)) + lpe[t]
-            start = ember.where(end, lpe[t], ninf1)
-            nxt = ember.where(final_t == t, start, ember.where(final_t > t, rec, ninf1))
-            beta[t] = nxt
-        both = alpha + ember.stack(beta)  # log(alpha * beta), emission counted twice
-        # log-sum-exp of `both` over the positions s carrying each label: (T, N, C)
-        where_to = ext.unsqueeze(0).expand(steps, batch, width)
-        top = ember.full((steps, batch, n_labels), -math.inf, dtype=both.dtype)
-        top = top.scatter_reduce(2, where_to, both, "amax")
-        top = top.masked_fill(ember.isinf(top), 0)
-        sums = ember.zeros((steps, batch, n_labels), dtype=both.dtype)
-        sums = sums.scatter_add(2, where_to, ember.exp(both - top.gather(2, where_to)))
-        lcab = ember.log(sums) + top
-        lp = log_probs[:steps]
-        live = ember.arange(steps).view(steps, 1) < il_t.view(1, batch)
-        if ctx.zero_infinity:  # impossible alignments get no gradient (and no inf - inf)
-            impossible = ember.isinf(nll)
-            live = live & ~impossible.view(1, batch)
-            nll = nll.masked_fill(impossible, 0)
-        grad = (ember.exp(lp) - ember.exp(lcab + nll.view(1, batch, 1) - lp)) * g.view(1, batch, 1)
-        grad = ember.where(live.unsqueeze(2), grad, ember.zeros((), dtype=grad.dtype))
-        if steps < max_time:
-            grad = ember.cat([grad, ember.zeros((max_time - steps, batch, n_labels),
-                                                dtype=grad.dtype)], 0)
-        return grad, None, None, None, None, None
+def _ctc_alpha(log_probs, labels, il, tl, blank):
+    """The forward recursion: (ext, skip, lpe, alpha, nll, il_t, tl_t), nll (N,) the negative
+    log likelihood per sample, alpha (T', N, 2S+1) over the first T' = max(il, 1) frames and
+    lpe the log-probabilities of the extended labels there."""
+    max_time, batch, _ = log_probs.shape
+    ext, skip = _extended(labels, blank)
+    width = ext.shape[1]
+    steps = max(max(il, default=0), 1)
+    lpe = log_probs[:steps].gather(2, ext.unsqueeze(0).expand(steps, batch, width))
+    ninf = ember.full((batch, 2), -math.inf, dtype=log_probs.dtype)
+    ninf1 = ember.full((), -math.inf, dtype=log_probs.dtype)
+    il_t = ember.tensor(il, dtype=ember.int64)
+    tl_t = ember.tensor(tl, dtype=ember.int64)
+    pos = ember.arange(width)
+    alpha = [ember.where((pos < 2) & (pos <= 2 * tl_t.unsqueeze(1)), lpe[0], ninf1)]
+    for t in range(1, steps):
+        prev = ember.cat([ninf, alpha[-1]], 1)  # prev[:, s + 2] is alpha[t-1, s]
+        alpha.append(_lse3(alpha[-1], prev[:, 1:width + 1],
+                           ember.where(skip, prev[:, :width], ninf1)) + lpe[t])
+    alpha = ember.stack(alpha)
+    # the paths end on the last label or the blank after it, at time input_length - 1
+    last = alpha[(il_t - 1).clamp_min(0), ember.arange(batch)]
+    ends = ember.stack([2 * tl_t, (2 * tl_t - 1).clamp_min(0)], 1)
+    no_label = ember.stack([ember.zeros_like(tl_t, dtype=ember.bool), tl_t == 0], 1)
+    nll = -_lse(last.gather(1, ends).masked_fill(no_label, -math.inf), 1)
+    # no frames: an empty target costs nothing, any other is impossible
+    no_frames = ember.zeros_like(nll).masked_fill(tl_t > 0, math.inf)
+    nll = ember.where(il_t == 0, no_frames, nll)
+    return ext, skip, lpe, alpha, nll, il_t, tl_t
+
+
+def _ctc_forward(log_probs, *, labels, il, tl, blank, zero_infinity):
+    ext, skip, lpe, alpha, nll, il_t, tl_t = _ctc_alpha(log_probs, labels, il, tl, blank)
+    return nll, (ext, skip, lpe, alpha, nll, il_t, tl_t)
+
+
+def _ctc_backward(g, saved, needs, *, labels, il, tl, blank, zero_infinity):
+    """PyTorch's alpha-beta gradient: exp(lp) - exp(log(sum alpha beta over the positions of
+    each label) + nll - lp) on the frames t < input_length, times g."""
+    log_probs, ext, skip, lpe, alpha, nll, il_t, tl_t = saved
+    if not needs[0]:
+        return (None,)
+    max_time, batch, n_labels = log_probs.shape
+    steps, _, width = lpe.shape
+    ninf = ember.full((batch, 2), -math.inf, dtype=log_probs.dtype)
+    ninf1 = ember.full((), -math.inf, dtype=log_probs.dtype)
+    pos = ember.arange(width)
+    tl2 = 2 * tl_t.unsqueeze(1)
+    end = (pos == tl2) | ((pos == tl2 - 1) & (tl2 > 0))
+    final_t = (il_t - 1).unsqueeze(1)
+    skip_up = ember.cat([skip, ember.zeros((batch, 2), dtype=ember.bool)], 1)[:, 2:]
+    beta = [None] * steps
+    nxt = ember.full((batch, width), -math.inf, dtype=log_probs.dtype)
+    for t in range(steps - 1, -1, -1):
+        up = ember.cat([nxt, ninf], 1)  # up[:, s + k] is beta[t+1, s + k], -inf past the end
+        rec = _lse3(nxt, up[:, 1:width + 1], ember.where(skip_up, up[:, 2:], ninf1)) + lpe[t]
+        start = ember.where(end, lpe[t], ninf1)
+        nxt = ember.where(final_t == t, start, ember.where(final_t > t, rec, ninf1))
+        beta[t] = nxt
+    both = alpha + ember.stack(beta)  # log(alpha * beta), emission counted twice
+    # log-sum-exp of `both` over the positions s carrying each label: (T, N, C)
+    where_to = ext.unsqueeze(0).expand(steps, batch, width)
+    top = ember.full((steps, batch, n_labels), -math.inf, dtype=both.dtype)
+    top = top.scatter_reduce(2, where_to, both, "amax")
+    top = top.masked_fill(ember.isinf(top), 0)
+    sums = ember.zeros((steps, batch, n_labels), dtype=both.dtype)
+    sums = sums.scatter_add(2, where_to, ember.exp(both - top.gather(2, where_to)))
+    lcab = ember.log(sums) + top
+    lp = log_probs[:steps]
+    live = _ctc_live(steps, il_t)
+    if zero_infinity:  # impossible alignments get no gradient (and no inf - inf)
+        impossible = ember.isinf(nll)
+        live = live & ~impossible.view(1, batch)
+        nll = nll.masked_fill(impossible, 0)
+    grad = (ember.exp(lp) - ember.exp(lcab + nll.view(1, batch, 1) - lp)) * g.view(1, batch, 1)
+    grad = ember.where(live.unsqueeze(2), grad, ember.zeros((), dtype=grad.dtype))
+    if steps < max_time:
+        grad = ember.cat([grad, ember.zeros((max_time - steps, batch, n_labels),
+                                            dtype=grad.dtype)], 0)
+    return (grad,)
+
+
+def _ctc_live(steps, il_t):
+    """(T', N): frame t of sample n is inside its input (t < input_length)."""
+    return ember.arange(steps).view(steps, 1) < il_t.view(1, il_t.shape[0])
+
+
+def _nan_gradient(x):
+    """exp(log(x)) for x >= 0: x in value, and where x is 0 a nan gradient (log's 0 / 0)."""
+    return ember.exp(ember.log(x))
+
+
+def _ctc_composite(log_probs, *, labels, il, tl, blank, zero_infinity):
+    """The meaning, with PyTorch's gradient g * (exp(lp) - exp(lcab + nll - lp)) on the live
+    frames, whose second term alone is the recursion's own derivative:
+    - the exp(lp) term (PyTorch assumes log_softmax inputs, whose backward cancels it, so it
+      shows only for log-probabilities that are leaves) enters as the sum of e - e.detach(),
+      e = exp(lp) on the live frames: zero in value, exp(lp) in gradient. detach is a
+      gradient cut here because traced graphs record this composite as plain ops (inside an
+      autograd.Function forward the tracer does not cut at detach);
+    - where a live lp is -inf, PyTorch's -inf + inf makes the gradient nan: there the term
+      is _nan_gradient(e) (e is 0), on possible samples (the others are the next case);
+    - an impossible sample (nll = inf) gets no gradient with zero_infinity, and nan on its
+      live frames without: -log(0 * sum(e)) is inf in value and nan in gradient there, and
+      finite elsewhere, so that the branch `where` does not select stays clean."""
+    _, _, _, _, nll, il_t, _ = _ctc_alpha(log_probs, labels, il, tl, blank)
+    steps = max(max(il, default=0), 1)
+    lp = log_probs[:steps]
+    zero, one = (ember.full((), v, dtype=lp.dtype) for v in (0.0, 1.0))
+    live = _ctc_live(steps, il_t).unsqueeze(2)
+    impossible = ember.isinf(nll.detach())
+    e = ember.where(live, ember.exp(lp), zero)
+    undefined = live & (lp == -math.inf) & ~impossible.view(1, -1, 1)
+    term = ember.where(undefined, _nan_gradient(ember.where(undefined, e, one)), e - e.detach())
+    nll = nll + term.sum((0, 2))
+    if zero_infinity:
+        return ember.where(impossible, nll.detach(), nll)
+    inf_nan_grad = -ember.log(e.sum((0, 2)) * ember.where(impossible, zero, one))
+    return ember.where(impossible, inf_nan_grad, nll)
+
+
+_ctc = fused("CtcLoss", _ctc_forward, _ctc_backward, _ctc_composite)
 
 
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
@@ -852,7 +907,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     il = _lengths(input_lengths, "input_lengths")
     tl = _lengths(target_lengths, "target_lengths")
     _check_ctc(lp, targets, il, tl, blank)
-    nll = CtcLoss.apply(lp, _padded_labels(targets, tl), il, tl, blank, zero_infinity)
+    nll = _ctc(lp, labels=_padded_labels(targets, tl), il=il, tl=tl, blank=blank,
+               zero_infinity=zero_infinity)
     if zero_infinity:
         nll = ember.where(nll == math.inf, ember.zeros((), dtype=nll.dtype), nll)
     if reduction == "mean":

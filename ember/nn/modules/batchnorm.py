@@ -86,13 +86,20 @@ class _NormBase(Module):
 
 
 class _BatchNorm(_NormBase):
+    def _cumulative_factor(self):
+        """1 / num_batches_tracked as a 0-d tensor (PyTorch converts it to a Python float): a
+        tensor op on the buffer, so a traced graph computes it from the buffer's value at
+        each call instead of keeping the traced call's count as a constant."""
+        dtype = self.running_mean.dtype if self.running_mean is not None else ember.float64
+        return 1.0 / self.num_batches_tracked.to(dtype)
+
     def forward(self, input):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
-            if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked.item())
+            if self.momentum is None:  # cumulative moving average: 1 / batches seen
+                factor = self._cumulative_factor()
         # batch statistics in training, and in eval when there are no running buffers
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         track = not self.training or self.track_running_stats
