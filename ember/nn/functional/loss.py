@@ -372,7 +372,32 @@ def _bce_backward(g, saved, needs):
     return gx, gt
 
 
-_bce = fused("BinaryCrossEntropy", _bce_forward, _bce_backward, _bce_value)
+def _bce_composite(x, t):
+    """The meaning for traced graphs and create_graph, with PyTorch's gradients, which are
+    not the clamped forward's: d/dx = (x - t) / max(x (1 - x), 1e-12), d/dt = -logit(x).
+    The value is the clamped forward's; a zero-valued term h - h.detach() carries the
+    gradient: h = -t log x - (1 - t) log(1 - x) where x (1 - x) >= 1e-12 (its derivative is
+    the formula), 1e12 (x^2 / 2 - t x) where the denominator is clamped (derivative
+    1e12 (x - t)), and there the target's gradient -logit(x) as a constant, or, where that
+    is infinite (x is 0 or 1), the infinite slope of sqrt at 0."""
+    value = _bce_value(x, t).detach()
+    safe = (x * (1 - x) >= 1e-12).detach()
+    half = ember.full((), 0.5, dtype=x.dtype)
+    xs = ember.where(safe, x, half)
+    smooth = -t * xs.log() - (1 - t) * xs.neg().log1p()
+    xd, td = x.detach(), t.detach()
+    clamped = 1e12 * (x * x / 2 - td * x)
+    slope = -ember.logit(xd)
+    finite = slope.isfinite()
+    zero = ember.zeros((), dtype=x.dtype)
+    dt = t - td
+    steep = ember.where(finite, zero, slope.sign()) * ember.where(finite, 1 + dt, dt).sqrt()
+    clamped = clamped + dt * ember.where(finite, slope, zero) + steep
+    h = ember.where(safe, smooth, clamped)
+    return value + (h - h.detach())
+
+
+_bce = fused("BinaryCrossEntropy", _bce_forward, _bce_backward, _bce_composite)
 
 
 def _check_unit_interval(t, what):
