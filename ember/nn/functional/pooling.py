@@ -286,7 +286,9 @@ def _first_offset(slabs, values):
 
 def _pool_forward(x, *, k, s, d, out):
     """Eager max pooling straight from strided views of the padded input, one per kernel
-    offset: no window copy, and elementwise passes over output-sized slabs only."""
+    offset: no window copy, and elementwise passes over output-sized slabs only. Which
+    offset won is kept for the backward (the output itself is not saved: PyTorch lets it be
+    modified in place), and only when x takes a gradient."""
     with ember.no_grad():
         slabs = [x[i] for i in _slab_indices(k, s, d, out)]
         values = slabs[0]
@@ -294,7 +296,7 @@ def _pool_forward(x, *, k, s, d, out):
             values = ember.maximum(values, slab)   # NaN wins, as in PyTorch
         if len(slabs) == 1:
             values = values.clone()
-        return values, (_first_offset(slabs, values),)
+        return values, ((_first_offset(slabs, values),) if x.requires_grad else ())
 
 
 def _pool_backward(g, saved, needs, *, k, s, d, out):
