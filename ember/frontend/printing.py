@@ -183,9 +183,9 @@ def tensor_repr(t, tensor_contents=None):
         body = _tensor_str(a, indent)
     if tensor_contents is not None:
         body = tensor_contents
-    fn = t._grad_fn
+    fn = t.grad_fn   # a stale view's is regenerated first
     if fn is not None:
         suffixes.append(f"grad_fn=<{fn.name.torch}>")
-    elif t._requires_grad:
+    elif t.requires_grad:
         suffixes.append("requires_grad=True")
     return _add_suffixes(prefix + body, suffixes, indent)

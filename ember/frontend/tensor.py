@@ -4,15 +4,29 @@ Views share the array's memory *and* a version counter (`_version`, a one-elemen
 so an in-place write through any alias is seen by autograd's saved-tensor checks.
 Most methods are installed by the op modules in `ember.frontend.ops` from their
 `METHODS` tables, so this file owns only identity, metadata and autograd plumbing.
+
+A view also remembers its root base (`_base`), the view ops that lead there from the
+base (`_view_chain`), the version at which its history was recorded (`_view_version`)
+and how it was made (`_view_meta`: None, or "no_grad"/"inference" for a view of a
+tensor requiring grad made while autograd was off). When the base or another view of it
+is written in place, the view's recorded history is stale: it is re-derived from the
+base's current history the next time it is asked for (PyTorch's lazy regeneration, see
+`dispatch.refresh_view`); the check is one integer comparison.
+
+Tensors made in inference mode are inference tensors: they share one version counter
+(`INFERENCE_VERSION`) that tracks nothing and refuses in-place writes outside inference
+mode, and autograd refuses to save them.
 """
 from __future__ import annotations
 
+import threading
 import weakref
 
 import numpy as np
 
 from ..ir import dtypes as D
-from ..runtime.autograd import STATE, run_backward
+from ..runtime.autograd import (INFERENCE_VERSION, INPLACE_INFERENCE_ERROR, STATE,
+                                InferenceVersion, run_backward)
 from ..runtime.device import CPU
 
 _new = object.__new__
@@ -39,7 +53,9 @@ class Size(tuple):
 
 class Tensor:
     __slots__ = ("_data", "_requires_grad", "_grad", "_grad_fn", "_out_idx", "_version",
-                 "_base", "_hooks", "_retains_grad", "__weakref__", "__dict__")
+                 "_base", "_hooks", "_retains_grad", "_view_chain", "_view_version",
+                 "__weakref__", "__dict__")
+    _view_meta = None   # set (in __dict__) only on views made without autograd
 
     # NumPy defers to our reflected operators (ndarray + Tensor -> Tensor.__radd__)
     __array_priority__ = 1000
@@ -130,19 +146,26 @@ class Tensor:
 
     @property
     def is_leaf(self):
-        return self._grad_fn is None
+        return self.grad_fn is None
 
     @property
     def grad_fn(self):
+        if self._base is not None and self._view_version != self._version[0]:
+            _refresh_view(self)
         return self._grad_fn
 
     @property
     def requires_grad(self):
-        return self._requires_grad
+        b = self._base
+        # a view requires grad when its base does, whatever it was made from (PyTorch's rule)
+        return self._requires_grad or b is not None and b._requires_grad
 
     @requires_grad.setter
     def requires_grad(self, flag):
-        if self._grad_fn is not None:
+        if flag and type(self._version) is InferenceVersion and not STATE.inference:
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside "
+                               "InferenceMode is not allowed.")
+        if self.grad_fn is not None:
             if not flag:
                 raise RuntimeError("you can only change requires_grad flags of leaf variables. If "
                                    "you want to use a computed variable in a subgraph that doesn't "
@@ -183,10 +206,12 @@ class Tensor:
 
     @property
     def _version_count(self):
+        if type(self._version) is InferenceVersion:
+            raise RuntimeError("Inference tensors do not track version counter.")
         return self._version[0]
 
     def is_inference(self):
-        return False
+        return type(self._version) is InferenceVersion
 
     # ------------------------------------------------------------ conversion
     # Each conversion to Python/NumPy data asks the tracer first (when one is recording):
@@ -318,9 +343,9 @@ class Tensor:
         backward(self, gradient, retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
-        if not self._requires_grad:
+        if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        fn = self._grad_fn
+        fn = self.grad_fn
         if fn is None:
             if self._hooks is None:
                 self._hooks = []
@@ -334,9 +359,9 @@ class Tensor:
         return _Handle(lst, hook)
 
     def retain_grad(self):
-        if not self._requires_grad:
+        if not self.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        fn = self._grad_fn
+        fn = self.grad_fn
         if fn is None:
             return
         if fn.retained is None:
@@ -346,7 +371,7 @@ class Tensor:
 
     @property
     def retains_grad(self):
-        return self._grad_fn is not None and getattr(self, "_retains_grad", False)
+        return self.grad_fn is not None and getattr(self, "_retains_grad", False)
 
     def _set_retained_grad(self, g, create_graph):
         g = g if create_graph else g.detach()
@@ -398,6 +423,22 @@ def _rebuild(data, requires_grad):
 # error rather than a silent constant (see ember.frontend.tracer).
 _tracing = 0
 
+# Number of inference_mode(True) blocks open on any thread: while nonzero, `_wrap` asks
+# whether this thread is in inference mode (its new tensors are inference tensors).
+_inference = 0
+_inference_lock = threading.Lock()
+
+
+def inference_blocks(delta):
+    """inference_mode(True) entered (+1) or left (-1) on some thread."""
+    global _inference
+    with _inference_lock:
+        _inference += delta
+
+
+def _fresh_version():
+    return INFERENCE_VERSION if STATE.inference else [0]
+
 
 def _wrap(arr, version=None, cls=Tensor):
     t = _new(cls)
@@ -406,7 +447,9 @@ def _wrap(arr, version=None, cls=Tensor):
     t._grad = None
     t._grad_fn = None
     t._out_idx = 0
-    t._version = [0] if version is None else version
+    if version is None:
+        version = [0] if not _inference else _fresh_version()
+    t._version = version
     t._base = None
     t._hooks = None
     if _tracing:
@@ -441,19 +484,97 @@ def constant(t):
 def wrap_view(x, arr, chain):
     """A tensor over `arr`, a view of x's memory reached from x by the view ops in `chain`
     ((primitive, attrs) pairs): it shares x's version counter and records its base and
-    the chain from the base, which in-place writes under autograd replay (CopySlices)."""
-    res = _wrap(arr, x._version)
+    the chain from the base, which in-place writes under autograd replay (CopySlices) and
+    a stale view's history is re-derived from."""
+    version = x._version
+    res = _new(Tensor)   # _wrap's fields, set here directly: views are made constantly
+    res._data = arr
+    res._requires_grad = False
+    res._grad = None
+    res._grad_fn = None
+    res._out_idx = 0
+    res._version = version
+    res._hooks = None
+    res._view_version = version[0]
     b = x._base
     if b is None:
-        res._base = x
+        res._base = b = x
         res._view_chain = chain
     else:
         res._base = b
-        prev = getattr(x, "_view_chain", None)  # None: relation to the base unknown
+        prev = x._view_chain  # None: relation to the base unknown
         res._view_chain = None if prev is None else prev + chain
-    if _tracing and STATE.tracer is not None:
-        STATE.tracer.view(x, res, chain)
+    if b._requires_grad and (not x._requires_grad or not STATE.enabled
+                             or x is not b and x._view_meta is not None):
+        _view_of_grad_base(x, res)
+    if _tracing:
+        _mark_traced(res)
+        if STATE.tracer is not None:
+            STATE.tracer.view(x, res, chain)
     return res
+
+
+def _view_of_grad_base(x, res):
+    """res, a view of x whose base requires grad, made without autograd (or of a view
+    made so, or of a view that predates its base requiring grad)."""
+    meta = x._view_meta
+    if meta is None and not STATE.enabled:
+        meta = "inference" if STATE.inference else "no_grad"
+    if meta is not None:
+        # made without autograd: it requires grad through its base but passes no gradient
+        # on, and writing into it (or its base) later under autograd is an error (PyTorch)
+        res._view_meta = meta
+        res._requires_grad = True
+    elif not x._requires_grad:
+        # x predates its base requiring grad (the base was written with values that need
+        # gradients): res's history is derived from the base when first asked for
+        res._view_version = -1
+
+
+# PyTorch's errors for writes that would leave a view made without autograd out of date
+_VIEW_META_TEXT = {
+    "no_grad": (" no_grad mode and {} modified inplace with grad mode enabled.",
+                " Given that this use case is ambiguous and error-prone, it is forbidden. You "
+                "can clarify your code by moving both the view and the inplace either both "
+                "inside the no_grad block (if you don't want the inplace to be tracked) or both "
+                "outside (if you want the inplace to be tracked)."),
+    "inference": (" inference mode and {} modified inplace in normal mode.",
+                  " Given that this use case is ambiguous and error-prone, it is forbidden. You "
+                  "can clarify your code by moving both the view and the inplace either both "
+                  "inside the inference_mode block (if you don't want the inplace to be tracked) "
+                  "or both outside (if you want the inplace to be tracked)."),
+}
+
+
+def view_meta_error(v, indirect):
+    """The RuntimeError for view v (made without autograd) going stale: written through
+    itself (`indirect` False) or through its base or another view of it."""
+    import re
+    what, advice = _VIEW_META_TEXT[v._view_meta]
+    fn = v._grad_fn
+    if fn is None:
+        prefix = "A view was created in"
+    else:   # a view of such a view, made with autograd on: named by its own view op
+        op = re.sub(r"Backward\d*$", "", fn.name.torch)
+        prefix = f"Output {v._out_idx} of {op} is a view of a view which was created in"
+    modified = "its base or another view of its base has been" if indirect else "is being"
+    return RuntimeError(prefix + what.format(modified) + advice)
+
+
+def check_alias_write(t):
+    """PyTorch's checks before an in-place write into t, for the writes autograd cannot
+    follow: into an inference tensor outside inference mode, and, with grad mode on, into
+    a view of a tensor requiring grad that was made without autograd."""
+    if type(t._version) is InferenceVersion and not STATE.inference:
+        raise RuntimeError(INPLACE_INFERENCE_ERROR)
+    if t._base is not None and t._view_meta is not None and STATE.enabled \
+            and t._base._requires_grad:
+        raise view_meta_error(t, False)
+
+
+def _refresh_view(v):
+    from .dispatch import refresh_view
+    refresh_view(v)
 
 
 def install_methods(table: dict):

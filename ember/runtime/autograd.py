@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["Node", "STATE", "run_backward"]
+__all__ = ["Node", "STATE", "run_backward", "InferenceVersion", "INFERENCE_VERSION"]
 
 
 class _GradState(threading.local):
     def __init__(self):
-        self.enabled = True        # no_grad / enable_grad / set_grad_enabled
+        self.enabled = True        # ops are recorded: grad mode on and not in inference mode
         self.inference = False     # inference_mode
+        # grad mode as the user set it inside inference mode (enable_grad there changes what
+        # is_grad_enabled() says but records nothing, as in PyTorch)
+        self.inference_grad = False
         self.anomaly = False       # detect_anomaly: record creation stacks, check for NaN
         self.anomaly_check_nan = True
         # frontend-provided under anomaly mode: (node, grad_outputs) -> grad_inputs; runs the
@@ -27,6 +30,37 @@ class _GradState(threading.local):
 
 
 STATE = _GradState()
+
+# PyTorch's messages, word for word (including the missing spaces after the periods)
+INPLACE_INFERENCE_ERROR = (
+    "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a "
+    "clone to get a normal tensor before doing inplace update.See "
+    "https://github.com/pytorch/rfcs/pull/17 for more details.")
+_SAVE_INFERENCE = ("Inference tensors cannot be saved for backward. Please do not use Tensors "
+                   "created in inference mode in computation tracked by autograd. To work around "
+                   "this, you can make a clone to get a normal tensor and use it in autograd, or "
+                   "use `torch.no_grad()` instead of `torch.inference_mode()`.")
+
+
+class InferenceVersion:
+    """The version counter of inference tensors (those made in inference mode), shared by all
+    of them. PyTorch's inference tensors track no version, so this one always reads 0; every
+    in-place write bumps its tensor's version, so refusing the bump outside inference mode is
+    what forbids writing into an inference tensor there."""
+    __slots__ = ()
+
+    def __getitem__(self, i):
+        return 0
+
+    def __setitem__(self, i, value):
+        if not STATE.inference:
+            raise RuntimeError(INPLACE_INFERENCE_ERROR)
+
+    def __repr__(self):
+        return "<inference tensor version>"
+
+
+INFERENCE_VERSION = InferenceVersion()
 
 
 # PyTorch's grad_fn class names for primitives whose name is not just CamelCase + "Backward0"
@@ -60,12 +94,16 @@ _REFINE = {
 _REFINED = {}
 
 
+# what PyTorch's name() answers for its nodes that are not generated Backward classes
+_QUALIFIED = {"CopySlices": "torch::autograd::CopySlices"}
+
+
 class OpName(str):
     """A node's name: the primitive ("mul", the key of the VJP table) that, called as
     PyTorch's `grad_fn.name()`, answers PyTorch's class name ("MulBackward0")."""
 
     def __call__(self):
-        return self.torch
+        return _QUALIFIED.get(self.torch, self.torch)
 
 
 def op_name(op, torch_name=None):
@@ -182,7 +220,11 @@ class Node:
 
 def _version_of(t):
     v = getattr(t, "_version", None)
-    return None if v is None else v[0]
+    if type(v) is list:
+        return v[0]
+    if type(v) is InferenceVersion:
+        raise RuntimeError(_SAVE_INFERENCE)
+    return None
 
 
 class AccumulateGrad:
@@ -311,7 +353,7 @@ def _run(roots, grads, retain_graph, create_graph, capture, accumulate):
     if capture is not None:
         cap_edges, cap_leaves = {}, {}
         for i, t in enumerate(capture):
-            fn = t._grad_fn
+            fn = _grad_fn(t)
             if fn is not None:
                 cap_edges.setdefault((fn, t._out_idx), []).append(i)
             else:
@@ -322,7 +364,7 @@ def _run(roots, grads, retain_graph, create_graph, capture, accumulate):
     buffers = {}
     root_nodes = []
     for t, g in zip(roots, grads):
-        fn = t._grad_fn
+        fn = _grad_fn(t)
         if fn is None:  # a leaf as root
             _to_leaf(t, g, cap_leaves, results, accumulate, create_graph)
             continue
@@ -392,6 +434,12 @@ def _run(roots, grads, retain_graph, create_graph, capture, accumulate):
             elif g is not None:
                 _to_leaf(target, g, cap_leaves, results, accumulate, create_graph)
     return results
+
+
+def _grad_fn(t):
+    """t's node; for a view, through the `grad_fn` property, which first brings the view's
+    history up to date if its base was written in place since it was recorded."""
+    return t._grad_fn if getattr(t, "_base", None) is None else t.grad_fn
 
 
 def _to_leaf(t, g, cap_leaves, results, accumulate, create_graph):

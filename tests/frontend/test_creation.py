@@ -113,3 +113,65 @@ def test_requires_grad_flag():
     assert ember.arange(3.0, requires_grad=True).requires_grad
     assert ember.linspace(0, 1, 3, requires_grad=True).requires_grad
     assert ember.eye(2, requires_grad=True).requires_grad
+
+
+# lists of NumPy scalars (alone, mixed with Python numbers, nested): the dtype is the
+# promotion of the leaves' dtypes, each NumPy scalar counting as its own dtype
+NUMPY_SCALAR_LISTS = {
+    "float32": [np.float32(1), np.float32(2)],
+    "float16": [np.float16(1), np.float16(2.5)],
+    "float64": [np.float64(1), np.float64(2)],
+    "int32": [np.int32(1), np.int32(2)],
+    "int16": [np.int16(-3)],
+    "int8_uint8": [np.int8(1), np.uint8(2)],
+    "uint8": [np.uint8(7)],
+    "bool_": [np.bool_(True), np.bool_(False)],
+    "bool_and_bool": [np.bool_(True), True],
+    "float32_int": [np.float32(1), 2],
+    "int_float32": [1, np.float32(2)],
+    "float32_float": [np.float32(1), 2.5],
+    "int32_int": [np.int32(1), 2],
+    "int32_float": [np.int32(1), 2.0],
+    "int32_float16": [np.int32(1), np.float16(2)],
+    "float16_float32": [np.float16(1), np.float32(2)],
+    "bool_int32": [True, np.int32(3)],
+    "int32_int64": [np.int32(1), np.int64(2)],
+    "float64_int": [np.float64(1.5), 1],
+    "float_int64": [1.5, np.int64(2)],
+    "nested_float32": [[np.float32(1), np.float32(2)], [np.float32(3), np.float32(4)]],
+    "nested_mixed": [[np.float32(1), 2], [3, np.float16(4)]],
+    "nested_int32_float": [[np.int32(1)], [2.5]],
+    "tuple_float16": (np.float16(1), np.float16(2)),
+    "arrays_int32_and_list": [np.array([1, 2], dtype=np.int32), [3.0, 4.0]],
+    "arrays_float16": [np.array([1, 2], dtype=np.float16), np.array([3, 4], dtype=np.float16)],
+}
+
+
+@pytest.mark.parametrize("default", ["float32", "float64"])
+@pytest.mark.parametrize("name", list(NUMPY_SCALAR_LISTS))
+def test_tensor_from_numpy_scalars(name, default):
+    data = NUMPY_SCALAR_LISTS[name]
+    try:
+        ember.set_default_dtype(getattr(ember, default))
+        torch.set_default_dtype(getattr(torch, default))
+        same(ember.tensor(data), torch.tensor(data))
+    finally:
+        ember.set_default_dtype(ember.float32)
+        torch.set_default_dtype(torch.float32)
+
+
+@pytest.mark.parametrize("scalar", [np.float32(1.5), np.float16(3), np.int32(3), np.bool_(True),
+                                    np.int8(-2), np.float64(0.25)])
+def test_tensor_from_one_numpy_scalar(scalar):
+    same(ember.tensor(scalar), torch.tensor(scalar))
+    same(ember.tensor([[scalar]]), torch.tensor([[scalar]]))
+
+
+def test_tensor_ragged_and_unknown_leaves():
+    for bad in ([[1, 2], [3]], [[1], 2], [[np.float32(1)], [np.float32(2), 3]]):
+        with pytest.raises(ValueError):
+            ember.tensor(bad)
+        with pytest.raises((ValueError, TypeError)):
+            torch.tensor(bad)
+    with pytest.raises(TypeError):
+        ember.tensor(["a"])

@@ -517,3 +517,64 @@ def test_integer_wraparound_and_pow():
     same(ember.tensor([True, False]) ** 1, torch.tensor([True, False]) ** 1)
     same(ei ** 1.0, ti ** 1.0)
     same(ember.square(ember.tensor([True, False])), torch.square(torch.tensor([True, False])))
+
+
+# clamp's gradient where the input or a bound is NaN (or the bounds cross): PyTorch sends x's
+# gradient only where lo <= x <= hi, a tensor bound's where it is the result
+_NAN = float("nan")
+_CLAMP_X = [_NAN, -2.0, 0.5, 3.0, 1.0, 2.0, _NAN, 0.0]
+_CLAMP_LO = [0.0, 0.0, _NAN, 0.0, 1.0, 0.0, _NAN, 0.0]
+_CLAMP_HI = [2.0, 2.0, 2.0, _NAN, 2.0, 2.0, 1.0, -1.0]
+CLAMP_CASES = {
+    "clamp(0, 2)": lambda x, lo, hi: x.clamp(0, 2),
+    "clamp(min=0)": lambda x, lo, hi: x.clamp(min=0),
+    "clamp(max=2)": lambda x, lo, hi: x.clamp(max=2),
+    "clamp_min(0)": lambda x, lo, hi: x.clamp_min(0),
+    "clamp_max(2)": lambda x, lo, hi: x.clamp_max(2),
+    "clip(0, 2)": lambda x, lo, hi: x.clip(0, 2),
+    "clamp(3, 1) crossed": lambda x, lo, hi: x.clamp(3, 1),
+    "clamp(nan, 2)": lambda x, lo, hi: x.clamp(_NAN, 2),
+    "clamp(0, nan)": lambda x, lo, hi: x.clamp(0, _NAN),
+    "clamp(T, T)": lambda x, lo, hi: x.clamp(lo, hi),
+    "clamp(T, T) crossed": lambda x, lo, hi: x.clamp(hi, lo),
+    "clamp(min=T)": lambda x, lo, hi: x.clamp(min=lo),
+    "clamp(max=T)": lambda x, lo, hi: x.clamp(max=hi),
+    "clamp_min(T)": lambda x, lo, hi: x.clamp_min(lo),
+    "clamp_max(T)": lambda x, lo, hi: x.clamp_max(hi),
+    "clip(T, T)": lambda x, lo, hi: x.clip(lo, hi),
+    "clamp_(T, T)": lambda x, lo, hi: (x * 1).clamp_(lo, hi),
+    "broadcast bound": lambda x, lo, hi: x.clamp(min=lo[:1], max=hi.reshape(2, 4)[:, :1]
+                                                 .expand(2, 4).reshape(8)),
+}
+
+
+@pytest.mark.parametrize("bounds_grad", [False, True])
+@pytest.mark.parametrize("case", list(CLAMP_CASES))
+def test_clamp_gradient_at_nan(case, bounds_grad):
+    outs = []
+    for lib in (ember, torch):
+        x, lo, hi = (lib.tensor(v, dtype=lib.float64) for v in (_CLAMP_X, _CLAMP_LO, _CLAMP_HI))
+        for t in (x, lo, hi) if bounds_grad else (x,):
+            t.requires_grad_()
+        y = CLAMP_CASES[case](x, lo, hi)
+        y.backward(lib.arange(1.0, 9.0, dtype=lib.float64))
+        outs.append([y] + [t.grad for t in (x, lo, hi)])
+    for e, t in zip(*outs):
+        if t is None:
+            assert e is None
+        else:
+            same(e, t)
+
+
+def test_clamp_gradient_at_nan_double_backward_and_dtype():
+    for lib in (ember, torch):
+        x = lib.tensor(_CLAMP_X, dtype=lib.float32, requires_grad=True)
+        lo = lib.tensor(_CLAMP_LO, dtype=lib.float64, requires_grad=True)
+        y = x.clamp(min=lo)
+        g, = lib.autograd.grad((y * y).sum(), x, create_graph=True)
+        g.sum().backward()
+        if lib is ember:
+            e = (y, g, x.grad, lo.grad)
+        else:
+            for a, b in zip(e, (y, g, x.grad, lo.grad)):
+                same(a, b)

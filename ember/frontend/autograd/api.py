@@ -34,7 +34,7 @@ def _make_grads(outputs, grad_outputs, op):
 
 def _check_outputs(outputs, op):
     for i, o in enumerate(outputs):
-        if not o._requires_grad:
+        if not o.requires_grad:
             raise RuntimeError(f"{op}: element {i} of tensors does not require grad and does not "
                                f"have a grad_fn")
 
@@ -55,7 +55,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         for t, g in zip(inputs, res):
             if g is not None:
                 from ...runtime.autograd import _accumulate_leaf
-                if t._grad_fn is None:
+                if t.grad_fn is None:
                     _accumulate_leaf(t, g, create_graph)
                 elif not t.retains_grad:  # a retained grad was already set by the engine
                     t._set_retained_grad(g, create_graph)
@@ -74,7 +74,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if allow_unused is None:
         allow_unused = materialize_grads
     for i, t in enumerate(inputs):
-        if not t._requires_grad:
+        if not t.requires_grad:
             raise RuntimeError(f"grad: One of the differentiated Tensors (input {i}, shape "
                                f"{tuple(t.shape)}) does not require grad")
     _check_outputs(outputs, "grad")

@@ -109,7 +109,7 @@ class Function(metaclass=_FunctionMeta):
     def apply(cls, *args, **kwargs):
         ctx = FunctionCtx()
         recording = STATE.enabled
-        ctx.needs_input_grad = tuple(recording and isinstance(a, Tensor) and a._requires_grad
+        ctx.needs_input_grad = tuple(recording and isinstance(a, Tensor) and a.requires_grad
                                      for a in args)
         new_style = cls.setup_context is not Function.setup_context
         prev = STATE.enabled
@@ -139,9 +139,10 @@ class InplaceFunction(Function):
 
 
 def _edge(t):
-    if not (isinstance(t, Tensor) and t._requires_grad):
+    if not isinstance(t, Tensor):
         return (None, 0)
-    return (t._grad_fn, t._out_idx) if t._grad_fn is not None else (t, 0)
+    from ..dispatch import grad_edge
+    return grad_edge(t) or (None, 0)
 
 
 def _record(cls, ctx, args, raw):
@@ -151,7 +152,7 @@ def _record(cls, ctx, args, raw):
     dirty = {id(t) for t in ctx._dirty}
     non_diff = {id(t) for t in ctx._non_diff}
     for t in ctx._dirty:
-        if t._requires_grad and t._grad_fn is None:
+        if t._requires_grad and t.grad_fn is None:
             raise RuntimeError("a leaf Variable that requires grad has been used in an in-place "
                                "operation.")
     edges = tuple(_edge(a) for a in args)

@@ -1,5 +1,10 @@
 """no_grad / enable_grad / set_grad_enabled / inference_mode: context managers that are
-also decorators, over the engine's thread-local grad state."""
+also decorators, over the engine's thread-local grad state.
+
+`STATE.enabled` says whether ops are recorded: grad mode on and inference mode off.
+Inside inference mode grad mode can still be switched (`is_grad_enabled()` follows it,
+kept in `STATE.inference_grad`) but nothing is recorded, as in PyTorch.
+"""
 from __future__ import annotations
 
 import functools
@@ -7,6 +12,7 @@ import inspect
 import sys
 
 from ...runtime.autograd import STATE
+from ..tensor import inference_blocks
 
 
 class _Mode:
@@ -51,16 +57,31 @@ class _Mode:
         return ()
 
     def __enter__(self):
-        self._prev = (STATE.enabled, STATE.inference)
+        self._prev = _state()
         self._enter_state()
         return self
 
     def __exit__(self, *exc):
-        STATE.enabled, STATE.inference = self._prev
+        _restore(self._prev)
         return False
 
     def clone(self):
         return self.__class__(*self._args())
+
+
+def _state():
+    return STATE.enabled, STATE.inference, STATE.inference_grad
+
+
+def _restore(prev):
+    STATE.enabled, STATE.inference, STATE.inference_grad = prev
+
+
+def _set_grad(mode):
+    if STATE.inference:
+        STATE.inference_grad = mode
+    else:
+        STATE.enabled = mode
 
 
 class no_grad(_Mode):
@@ -72,7 +93,7 @@ class no_grad(_Mode):
         return self
 
     def _enter_state(self):
-        STATE.enabled = False
+        _set_grad(False)
 
 
 class enable_grad(_Mode):
@@ -84,7 +105,7 @@ class enable_grad(_Mode):
         return self
 
     def _enter_state(self):
-        STATE.enabled = True
+        _set_grad(True)
 
 
 class set_grad_enabled(_Mode):
@@ -92,14 +113,14 @@ class set_grad_enabled(_Mode):
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)
-        self._prev = (STATE.enabled, STATE.inference)
-        STATE.enabled = self.mode
+        self._prev = _state()
+        _set_grad(self.mode)
 
     def _args(self):
         return (self.mode,)
 
     def _enter_state(self):
-        STATE.enabled = self.mode
+        _set_grad(self.mode)
 
     def __enter__(self):
         # the state was already set in __init__; __exit__ restores what it was before that
@@ -107,7 +128,7 @@ class set_grad_enabled(_Mode):
 
     def __call__(self, fn):
         # as a decorator it must not change the state of the code that decorates
-        STATE.enabled = self._prev[0]
+        _restore(self._prev)
         return super().__call__(fn)
 
 
@@ -129,10 +150,18 @@ class inference_mode(_Mode):
         # like PyTorch's InferenceMode guard: grad mode is the opposite of inference mode
         STATE.enabled = not self.mode
         STATE.inference = self.mode
+        STATE.inference_grad = False
+        if self.mode:
+            inference_blocks(1)   # this thread's new tensors are inference tensors
+
+    def __exit__(self, *exc):
+        if self.mode:
+            inference_blocks(-1)
+        return super().__exit__(*exc)
 
 
 def is_grad_enabled() -> bool:
-    return STATE.enabled
+    return STATE.enabled or STATE.inference_grad
 
 
 def is_inference_mode_enabled() -> bool:

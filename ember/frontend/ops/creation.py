@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import builtins
 import math
+from itertools import chain
 
+import ml_dtypes
 import numpy as np
 
 from ...ir import dtypes as D
@@ -23,26 +25,88 @@ def _check_device(device, op):
         _unavailable(op)
 
 
-def _infer_dtype(data):
-    """PyTorch's inference for nested Python data: bool < int64 < default float."""
-    cat = -1
-    stack = [data]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, (list, tuple)):
-            stack.extend(x)
-        elif isinstance(x, Tensor):
+def _scan(data, infer=True):
+    """One walk over nested Python data, a level at a time: raises for ragged nesting and
+    returns PyTorch's dtype for it (when `infer`): each leaf has a dtype (bool -> bool,
+    int -> int64, float -> the default float, a NumPy scalar or array its own) and the
+    result is their promotion (promote_types: [np.float16(1), 2] is float16,
+    [np.int32(1), 2.5] the default float). None when the data holds Tensors."""
+    found = set()
+    if not isinstance(data, (list, tuple)):
+        found.add(type(data))
+        level = ()
+    else:
+        level = [data]   # the sequences at one depth
+    while level:
+        _check_lengths(set(map(len, level)))
+        items = list(chain.from_iterable(level))
+        kinds = set(map(type, items))   # the types at this depth, at C speed
+        roles = {_role(k) for k in kinds}
+        level = ()
+        if roles == {"leaf"}:
+            found |= kinds
+        elif roles == {"seq"}:
+            level = items
+        elif "tensor" in roles:
             return None
-        else:
-            try:
-                cat = max(cat, D.scalar_category(x))
-            except TypeError:
-                raise TypeError(f"tensor(): could not infer dtype of {type(x).__name__}") from None
-            if cat == D.FLOAT:
-                break
-    if cat == -1:
+        else:   # a mix (lists beside NumPy arrays or scalars): item by item
+            _check_lengths({_length(x) for x in items})
+            level = [x for x in items if isinstance(x, (list, tuple))]
+            for x in items:
+                if isinstance(x, np.ndarray):
+                    found.add(x.dtype)
+                elif not isinstance(x, (list, tuple)):
+                    found.add(type(x))
+    if not infer:
+        return None
+    result = D.get_default_dtype() if not found else None
+    for kind in found:
+        d = _leaf_dtype(kind)
+        result = d if result is None else D.promote_types(result, d)
+    return result
+
+
+_ROLES = {list: "seq", tuple: "seq"}
+
+
+def _role(kind):
+    r = _ROLES.get(kind)
+    if r is None:
+        r = ("seq" if issubclass(kind, (list, tuple)) else "array" if issubclass(kind, np.ndarray)
+             else "tensor" if issubclass(kind, Tensor) else "leaf")
+        _ROLES[kind] = r
+    return r
+
+
+def _check_lengths(lens):
+    if len(lens) > 1:
+        raise ValueError(f"tensor(): expected sequence of equal-length lists, got lengths "
+                         f"{sorted(lens)}")
+
+
+def _length(x):
+    """Length of a nested sequence level (NumPy arrays in the list count), -1 for a leaf."""
+    if isinstance(x, (list, tuple)):
+        return len(x)
+    if isinstance(x, np.ndarray) and x.ndim:
+        return len(x)
+    return -1
+
+
+def _leaf_dtype(kind):
+    """The dtype of one kind of leaf: a Python or NumPy scalar type, or an array dtype."""
+    if kind is float:
         return D.get_default_dtype()
-    return D.bool_ if cat == D.BOOL else D.int64 if cat == D.INT else D.get_default_dtype()
+    if kind is int:
+        return D.int64
+    if kind is bool:
+        return D.bool_
+    if isinstance(kind, np.dtype) or issubclass(kind, (np.generic, ml_dtypes.bfloat16)):
+        return D.from_numpy_dtype(np.dtype(kind))
+    for py in (bool, int, float):   # subclasses of the Python number types
+        if issubclass(kind, py):
+            return _leaf_dtype(py)
+    raise TypeError(f"tensor(): could not infer dtype of {kind.__name__}")
 
 
 def _to_array(data, dtype):
@@ -55,24 +119,11 @@ def _to_array(data, dtype):
     elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
         arr = np.array([_to_array(x, None) for x in data])
     else:
-        inferred = _infer_dtype(data) if dtype is None else dtype
-        if isinstance(data, (list, tuple)):
-            _check_ragged(data)
-        arr = np.array(data, dtype=(inferred or D.get_default_dtype()).np)
-        return arr
+        inferred = _scan(data, infer=dtype is None)
+        return np.array(data, dtype=(dtype or inferred or D.get_default_dtype()).np)
     if dtype is not None and arr.dtype != dtype.np:
         arr = arr.astype(dtype.np)
     return arr
-
-
-def _check_ragged(data):
-    lens = {len(x) if isinstance(x, (list, tuple)) else -1 for x in data}
-    if len(lens) > 1:
-        raise ValueError(f"tensor(): expected sequence of equal-length lists, got lengths "
-                         f"{sorted(lens)}")
-    for x in data:
-        if isinstance(x, (list, tuple)):
-            _check_ragged(x)
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):

@@ -380,28 +380,57 @@ def where(condition, input=None, other=None):
 def clamp(input, min=None, max=None, *, out=None):
     if min is None and max is None:
         raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
-    r = input
-    if min is not None:
-        r = _clamp_side(r, min, maximum)
-    if max is not None:
-        r = _clamp_side(r, max, minimum)
+    if STATE.enabled and (input._requires_grad or getattr(min, "_requires_grad", False)
+                          or getattr(max, "_requires_grad", False)):
+        return _out(_clamp_autograd(input, min, max), out)
+    r = _clamp_values(input, min, max)
     if r is input:
         r = input.clone()
     return _out(r, out)
 
 
+def _clamp_values(x, lo, hi):
+    # clamp keeps x's dtype unless a bound's category is higher (torch.clamp(int, 0.5) -> float)
+    if lo is not None:
+        x = _clamp_side(x, lo, maximum)
+    if hi is not None:
+        x = _clamp_side(x, hi, minimum)
+    return x
+
+
 def _clamp_side(x, bound, op):
-    # clamp keeps x's dtype unless the bound's category is higher (torch.clamp(int, 0.5) -> float)
-    if STATE.enabled and (x._requires_grad or getattr(bound, "_requires_grad", False)):
-        # PyTorch's gradient: all of it to x where x lies within the bound (ties included),
-        # to the bound elsewhere; maximum/minimum would split ties in half
-        outside = lt(x, bound) if op is maximum else gt(x, bound)
-        return where(outside, bound, x)
     if isinstance(bound, Tensor):
         return op(x, bound)
     a, b, _ = promote("clamp", x, bound)
     # NaN in x must survive: numpy maximum/minimum propagate NaN, as PyTorch's clamp does
     return dispatch("maximum" if op is maximum else "minimum", a, b)
+
+
+def _clamp_autograd(x, lo, hi):
+    """clamp with PyTorch's gradient: to x where lo <= x <= hi (ties included, so not
+    maximum/minimum's even split), to a tensor bound where it is the result (lo where
+    x < lo < hi, hi where x > hi or hi < lo), and nowhere for NaN (every comparison with
+    NaN is false). The values are the plain clamp's (NaN in x or a bound propagates)."""
+    plain = _clamp_values(x.detach(), _detached(lo), _detached(hi))
+    if lo is not None and hi is not None:
+        inside = ge(x, lo) & le(x, hi)
+        at_lo = lt(x, lo) & lt(lo, hi)
+        at_hi = gt(x, hi) | lt(hi, lo)
+    elif lo is not None:
+        inside, at_lo, at_hi = ge(x, lo), lt(x, lo), None
+    else:
+        inside, at_lo, at_hi = le(x, hi), None, gt(x, hi)
+    r = plain
+    for at, bound in ((at_hi, hi), (at_lo, lo)):
+        if getattr(bound, "_requires_grad", False):
+            # the bound gets the gradient even where the result is NaN (from x or the other
+            # bound): adding the result's NaNs keeps the value and the gradient path
+            r = where(at, bound + where(ne(plain, plain), plain, 0.0), r)
+    return where(inside, x, r)
+
+
+def _detached(b):
+    return b.detach() if isinstance(b, Tensor) else b
 
 
 clip = clamp
@@ -527,8 +556,9 @@ def _fast_inplace(ufunc, self, args, kwargs):
     writes straight into x's memory (one pass, no temporary), as optimizers need. Returns
     False to take the general path (promotion, broadcasting errors, autograd)."""
     d = self._data
+    # inference tensors (whose version counter is not a list) take the checked path
     if len(args) != 1 or d.dtype not in _FAST_DTYPES or not d.flags.writeable or \
-            STATE.tracer is not None:
+            STATE.tracer is not None or type(self._version) is not list:
         return False
     alpha = 1
     if kwargs:

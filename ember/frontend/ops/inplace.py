@@ -11,12 +11,14 @@ import numpy as np
 
 from ...ir import dtypes as D
 from ...runtime.autograd import Node, STATE, op_name
-from ..tensor import Tensor, _wrap, install_methods
+from ..tensor import Tensor, _wrap, check_alias_write, install_methods
 
 _NP2DT = {d.np: d for d in D.ALL_DTYPES}
 
 
 def check_inplace(self, op):
+    if self._base is not None or type(self._version) is not list:
+        check_alias_write(self)   # views made without autograd, inference tensors
     if STATE.enabled and self._requires_grad and self._grad_fn is None:
         raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an "
                            f"in-place operation.")

@@ -78,7 +78,7 @@ def matmul(input, other, *, out=None):
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D "
                            f"and {nb}D")
     _same_dtype(a, b, "matmul")
-    if out is None and not (STATE.enabled and (a._requires_grad or b._requires_grad)) and \
+    if out is None and not (STATE.enabled and (a.requires_grad or b.requires_grad)) and \
             STATE.tracer is None:
         try:
             return _wrap(np.asarray(_np_matmul(a._data, b._data)))
@@ -208,7 +208,7 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
 def trace(input):
     if input._data.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input._data.ndim}")
-    if not (STATE.enabled and input._requires_grad) and STATE.tracer is None:
+    if not (STATE.enabled and input.requires_grad) and STATE.tracer is None:
         d = input._data
         acc = np.int64 if d.dtype.kind in "biu" else None
         return _wrap(np.asarray(np.trace(d, dtype=acc)).astype(acc or d.dtype))
@@ -412,7 +412,7 @@ def einsum(equation, *operands):
         if o._data.dtype != dt:
             raise RuntimeError(f"expected scalar type {_cname(operands[0])} but found {_cname(o)}")
     sizes = _label_sizes(labels, shapes)
-    if not (STATE.enabled and any(o._requires_grad for o in operands)) and dt != np.bool_ \
+    if not (STATE.enabled and any(o.requires_grad for o in operands)) and dt != np.bool_ \
             and STATE.tracer is None:
         return _einsum_numpy(_canonical(labels, out), operands)
     return _einsum_composite(list(operands), labels, out, sizes)

@@ -39,7 +39,7 @@ _K = KERNELS["cpu"]
 
 def _plain(x):
     """True when x's op needs no autograd record (and x is an eager NumPy tensor)."""
-    return not (x._requires_grad and STATE.enabled) and type(x._data) is _ndarray
+    return not (STATE.enabled and x.requires_grad) and type(x._data) is _ndarray
 
 
 def _view(op, x, **attrs):
@@ -653,7 +653,7 @@ def _join_fast(join, tensors, dim):
             return None
     if STATE.enabled:
         for t in tensors:
-            if t._requires_grad:
+            if t.requires_grad:   # a view's base counts (PyTorch's rule)
                 return None
     if STATE.tracer is not None:  # record the primitive
         return None
