@@ -145,3 +145,28 @@ def test_modules_match_torch():
 ])
 def test_errors_match_torch(call):
     same_error(lambda: call(F, ember.ones(1, 2, 5, 5)), lambda: call(TF, torch.ones(1, 2, 5, 5)))
+
+
+@pytest.mark.parametrize("n,kw", MAX)
+def test_max_pool_nan_windows(n, kw):
+    """A window with NaNs: the value is NaN and the last NaN wins (index and gradient), as
+    torch's kernels replace the running maximum by any NaN; eager and traced."""
+    x = np.round(X[n] * 2) / 2          # ties too
+    x[np.random.default_rng(9).random(x.shape) < 0.2] = np.nan
+    fe, ft = getattr(F, f"max_pool{n}d"), getattr(TF, f"max_pool{n}d")
+    check(lambda x: fe(x, **kw, return_indices=True), lambda x: ft(x, **kw, return_indices=True),
+          [x])
+    e = ember.tensor(x, requires_grad=True)
+    traced = ember.jit.trace(lambda t: fe(t, **kw), (e,))
+    traced(e).sum().backward()
+    t = torch.tensor(x, requires_grad=True)
+    ft(t, **kw).sum().backward()
+    np.testing.assert_array_equal(e.grad.numpy(), t.grad.numpy())
+
+
+@pytest.mark.parametrize("size", [3, (2, 4)])
+def test_adaptive_max_pool_nan_windows(size):
+    x = np.round(X2 * 2) / 2
+    x[np.random.default_rng(10).random(x.shape) < 0.2] = np.nan
+    check(lambda x: F.adaptive_max_pool2d(x, size, return_indices=True),
+          lambda x: TF.adaptive_max_pool2d(x, size, return_indices=True), [x])

@@ -180,17 +180,26 @@ def _lowest(x):
     return int(np.iinfo(str(x.dtype).split(".")[-1]).min)
 
 
+def _only_first(hit, order):
+    """hit with every element cleared but the first true one per window, scanning the window
+    offsets (dim 0) in `order`."""
+    picked, taken = {}, None
+    for j in order:   # a loop over window offsets, each step one slab
+        picked[j] = hit[j] if taken is None else hit[j] & ~taken
+        taken = hit[j] if taken is None else taken | hit[j]
+    return ember.stack([picked[j] for j in range(hit.shape[0])]), taken
+
+
 def _first_max(flat):
-    """Mask of the first maximum (or first NaN) along dim 0: PyTorch's kernels scan a window
-    in order and keep the first of equal maxima, so that element alone gets the gradient."""
-    hit = flat == flat.amax(0)
+    """Mask of the winner of each window along dim 0, as PyTorch's kernels pick it: they
+    scan a window in order and replace the running maximum by a larger value or by any NaN,
+    so the first of equal maxima wins, and in a window with NaNs the last NaN."""
+    k = flat.shape[0]
+    mask, _ = _only_first(flat == flat.amax(0), range(k))
     if flat.dtype.is_floating_point:
-        hit = hit | flat.isnan()
-    first, taken = [hit[0]], hit[0]
-    for j in range(1, flat.shape[0]):   # a loop over window offsets, each step one slab
-        first.append(hit[j] & ~taken)
-        taken = taken | hit[j]
-    return ember.stack(first)
+        last_nan, has_nan = _only_first(flat.isnan(), range(k - 1, -1, -1))
+        mask = ember.where(has_nan, last_nan, mask)
+    return mask
 
 
 def _select_composite(flat):
@@ -268,19 +277,19 @@ def _slab_indices(k, s, d, out):
 
 
 def _first_offset(slabs, values):
-    """Per window, the kernel offset of its first maximum (or first NaN), as PyTorch's
-    kernels pick it: a scan from the last offset back keeps the earliest hit."""
-    # the NaN test is skipped when there is none (eagerly); a trace keeps it unconditionally
+    """Per window, the kernel offset of its winner, as `_first_max` picks it: a scan from the
+    last offset back keeps the earliest maximum, then one forward keeps the latest NaN."""
+    # the NaN scan is skipped when there is none (eagerly); a trace keeps it unconditionally
     check_nan = values.dtype.is_floating_point and (
         is_tracing() or bool(values.isnan().any()))
     k = len(slabs)
     small = ember.int8 if k <= 127 else ember.int16 if k <= 32767 else ember.int64
     kidx = ember.full(values.shape, k - 1, dtype=small)
-    for j in range(len(slabs) - 2, -1, -1):
-        hit = slabs[j] == values
-        if check_nan:
-            hit = hit | slabs[j].isnan()
-        kidx = ember.where(hit, j, kidx)
+    for j in range(k - 2, -1, -1):
+        kidx = ember.where(slabs[j] == values, j, kidx)
+    if check_nan:
+        for j in range(k):
+            kidx = ember.where(slabs[j].isnan(), j, kidx)
     return kidx
 
 
