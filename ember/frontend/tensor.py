@@ -56,6 +56,7 @@ class Tensor:
                  "_base", "_hooks", "_retains_grad", "_view_chain", "_view_version",
                  "__weakref__", "__dict__")
     _view_meta = None   # set (in __dict__) only on views made without autograd
+    _multi_view = None  # (op, index) on outputs of split/unbind, which forbid in-place writes
 
     # NumPy defers to our reflected operators (ndarray + Tensor -> Tensor.__radd__)
     __array_priority__ = 1000
@@ -507,6 +508,8 @@ def wrap_view(x, arr, chain):
     if b._requires_grad and (not x._requires_grad or not STATE.enabled
                              or x is not b and x._view_meta is not None):
         _view_of_grad_base(x, res)
+    if x._multi_view is not None:   # views of split/unbind outputs refuse writes too
+        res._multi_view = (None, 0)
     if _tracing:
         _mark_traced(res)
         if STATE.tracer is not None:
@@ -570,6 +573,21 @@ def check_alias_write(t):
     if t._base is not None and t._view_meta is not None and STATE.enabled \
             and t._base._requires_grad:
         raise view_meta_error(t, False)
+    check_multi_view(t)
+
+
+def check_multi_view(t):
+    """An output of split/unbind (recorded with autograd) refuses in-place writes."""
+    if t._multi_view is not None and STATE.enabled and t.requires_grad:
+        op, i = t._multi_view
+        if op is None:   # a view of such an output: named by its own view op, as PyTorch
+            import re
+            op, i = re.sub(r"Backward\d*$", "", t.grad_fn.name.torch), t._out_idx
+        raise RuntimeError(
+            f"Output {i} of {op} is a view and is being modified inplace. This view is the "
+            f"output of a function that returns multiple views. Such functions do not allow the "
+            f"output views to be modified inplace. You should replace the inplace operation by "
+            f"an out-of-place one.")
 
 
 def _refresh_view(v):

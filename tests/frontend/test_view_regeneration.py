@@ -489,3 +489,29 @@ def test_unrelated_write_leaves_view_of_other_tensor_alone():
         return v.grad_fn is first, v.grad_fn.name() != "AsStridedBackward0"
     e, t = _both(run)
     assert e == t == (True, True)
+
+
+@pytest.mark.parametrize("make", [
+    lambda a: a.split(2)[1], lambda a: a.split([1, 3])[0], lambda a: a.chunk(2)[0],
+    lambda a: a.unbind(0)[2], lambda a: a.tensor_split(2)[0]])
+@pytest.mark.parametrize("write", [
+    lambda v: v.mul_(2), lambda v: v.__setitem__(0, 3.0) if v.dim() else v.fill_(3.0)])
+def test_multi_output_views_refuse_in_place_writes(make, write):
+    """split/chunk/unbind outputs of a tensor requiring grad: in-place writes raise torch's
+    error (tensor_split's do not), also through a view of them (setitem writes into v[0],
+    which ember records as a slice where torch records a select); without grad mode, or for
+    a plain base, they are allowed."""
+    results = []
+    for lib in (ember, torch):
+        a = lib.ones(4, requires_grad=True) * 1
+        try:
+            write(make(a))
+            results.append(None)
+        except RuntimeError as e:
+            results.append(str(e))
+        with lib.no_grad():
+            write(make(a))
+        write(make(lib.ones(4)))
+    results = [r and re.sub(r"^Output 0 of (Slice|Select) ", "Output 0 of X ", r)
+               for r in results]
+    assert results[0] == results[1]

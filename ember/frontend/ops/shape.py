@@ -465,7 +465,7 @@ def _select(x, dim, i):
         chain = (("slice", {"starts": (0,) * dim + (i,) + (0,) * (nd - dim - 1),
                             "stops": sh[:dim] + (i + 1,) + sh[dim + 1:], "steps": (1,) * nd}),
                  ("reshape", {"shape": rest}))
-        return wrap_view(x, x._data[(slice(None),) * dim + (i,)], chain)
+        return wrap_view(x, x._data[(slice(None),) * dim + (i, Ellipsis)], chain)
     return _view("reshape", _slice_dim(x, dim, i, i + 1), shape=rest)
 
 
@@ -501,7 +501,17 @@ def split(tensor, split_size_or_sections, dim=0):
         if sum(sizes) != n or any(v < 0 for v in sizes):
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input "
                                f"tensor's size at dimension {dim}), but got split_sizes={sizes}")
-    return _split_sizes(tensor, sizes, dim)
+    op = "Split" if isinstance(split_size_or_sections, (*_INTS, Tensor)) else "SplitWithSizes"
+    return _multi_views(tensor, _split_sizes(tensor, sizes, dim), op)
+
+
+def _multi_views(x, views, op):
+    """Mark the outputs of a function returning several views of a tensor that requires
+    grad, recorded with autograd on: PyTorch forbids in-place writes into them."""
+    if STATE.enabled and x.requires_grad:
+        for i, v in enumerate(views):
+            v._multi_view = (op, i)
+    return views
 
 
 def chunk(input, chunks, dim=0):
@@ -525,7 +535,7 @@ def unbind(input, dim=0):
     if not sh:
         raise IndexError("unbind(): Dimension specified as 0 but tensor has no dimensions")
     dim = _dim(dim, len(sh), "unbind")
-    return tuple(_select(input, dim, i) for i in range(sh[dim]))
+    return _multi_views(input, tuple(_select(input, dim, i) for i in range(sh[dim])), "Unbind")
 
 
 def tensor_split(input, indices_or_sections, dim=0):
