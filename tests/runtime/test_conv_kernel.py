@@ -177,3 +177,12 @@ def test_non_finite_input_in_weight_gradient(bad):
     np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
     fin = np.isfinite(ref)
     np.testing.assert_allclose(out[fin], ref[fin], atol=1e-10)
+
+
+def test_large_buffers_are_not_kept(monkeypatch):
+    monkeypatch.setattr(K, "_SCRATCH_MAX", 1024)
+    big = K._scratch("probe", 4096, np.float32)
+    assert big.size == 4096 and "probe" not in K._SCRATCH.bufs
+    small = K._scratch("probe", 16, np.float32)
+    assert K._scratch("probe", 16, np.float32).base is small.base   # reused
+    test_results_do_not_share_scratch()     # still exact when big buffers are not kept

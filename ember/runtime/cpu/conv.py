@@ -3,16 +3,24 @@
     out[n, g*Og + o, p] = sum_{c, k} w[g*Og + o, c, k] * xp[n, g*Cg + c, p*stride + k*rhs_dilation]
 
 where xp is x with (lhs_dilation - 1) zeros inserted between elements and then padded by
-(lo, hi) per spatial dim (negative padding crops). Two exact algorithms, picked by a
-memory-traffic estimate, both batched BLAS matmuls with no Python loop over pixels:
+(lo, hi) per spatial dim (negative padding crops). Four exact algorithms, each batched BLAS
+matmuls with no Python loop over pixels, picked by shape:
 
-- gather ("im2col"): a strided window view of xp copied into columns, then W @ columns
-  (per image, or per group for grouped convs; one long product for weight gradients,
-  whose outputs are few). Best when the input has few channels or the output is small.
+- shifted (stride 1, output about as large as the input: forwards, input gradients): im2col
+  on the flattened padded input, with outputs computed on the padded grid, so every column
+  row is one contiguous run and the copy is a block copy; the few extra outputs per row are
+  cropped.
+- shifted kernel (undilated kernel larger than the output: weight gradients): the same with
+  the kernel zero-extended to the padded grid; taken for finite inputs only.
+- gather ("im2col"): a strided window view of xp copied into columns, then W @ columns.
+  Strided convolutions and the cases above do not cover.
 - scatter ("col2im"): W^T @ x for every kernel offset at the *input* positions, then one
-  shifted add per kernel offset (loop over the few kernel offsets only). It never touches
-  the zeros of an input dilation, so transposed convolutions and input gradients (which are
-  input-dilated convs) cost what the forward costs. Needs stride 1.
+  shifted add per kernel offset. It never touches the zeros of an input dilation, so
+  transposed convolutions cost what the forward costs. Needs stride 1.
+
+Images (or channels, for weight gradients) go through in blocks whose columns take a few
+megabytes of a per-thread scratch buffer reused across calls: the columns stay in cache and
+no call faults fresh pages in.
 
 float16/bfloat16 are computed in float32 and rounded once; integers use exact integer
 matmul (as PyTorch computes integer convolutions).
@@ -70,12 +78,17 @@ _SCRATCH = threading.local()
 _CHUNK_BYTES = 4 << 20   # column block per matmul: stays in cache and is reused across calls
 
 
+_SCRATCH_MAX = 64 << 20  # larger buffers are not kept: a cache must not pin big activations
+
+
 def _scratch(slot, size, dtype):
     """A reusable flat buffer per thread: convolutions of a training step reuse the same few
     megabytes instead of faulting in fresh pages for every call."""
+    nbytes = size * np.dtype(dtype).itemsize
+    if nbytes > _SCRATCH_MAX:
+        return np.empty(size, dtype)
     bufs = _SCRATCH.__dict__.setdefault("bufs", {})
     buf = bufs.get(slot)
-    nbytes = size * np.dtype(dtype).itemsize
     if buf is None or buf.nbytes < nbytes:
         buf = bufs[slot] = np.empty(max(nbytes, 1), np.uint8)
     return buf[:nbytes].view(dtype)
@@ -108,7 +121,7 @@ def _shifted(x, w, padding, lhs_dilation, rhs_dilation, groups, osize):
     flat[N * C * R:] = 0
     it = flat.itemsize
     ck = Cg * math.prod(K)
-    nb = max(1, min(N, _CHUNK_BYTES // max(1, ck * L * it)))
+    nb = _chunk(N, ck * L * it)
     cols_buf = _scratch("cols", G * ck * nb * L, dt)
     res_buf = _scratch("result", G * Og * nb * L, dt)
     wm = w.reshape(G, Og, ck)
