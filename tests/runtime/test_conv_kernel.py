@@ -186,3 +186,23 @@ def test_large_buffers_are_not_kept(monkeypatch):
     small = K._scratch("probe", 16, np.float32)
     assert K._scratch("probe", 16, np.float32).base is small.base   # reused
     test_results_do_not_share_scratch()     # still exact when big buffers are not kept
+
+
+@pytest.mark.parametrize("xs,ws,groups", [
+    ((3, 8, 6, 7), (5, 8, 3, 3), 1),      # 72 products per output: one wide product
+    ((3, 1, 6, 7), (5, 1, 3, 3), 1),      # a thin input: one product per image
+    ((3, 16, 5, 6), (4, 8, 3, 3), 2),     # grouped
+    ((2, 8, 4, 5, 3), (3, 8, 2, 2, 2), 1),
+])
+def test_shifted_product_layouts(xs, ws, groups, monkeypatch):
+    rng = np.random.default_rng(11)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    nd = len(xs) - 2
+    attrs = dict(stride=(1,) * nd, padding=((1, 1),) * nd, lhs_dilation=(1,) * nd,
+                 rhs_dilation=(1,) * nd, groups=groups)
+    ref = reference(x, w, **attrs)
+    for chunk in (64, 1 << 22):     # several blocks, one block
+        monkeypatch.setattr(K, "_CHUNK_BYTES", chunk)
+        np.testing.assert_allclose(K._shifted(x, w, attrs["padding"], attrs["lhs_dilation"],
+                                              attrs["rhs_dilation"], groups, ref.shape[2:]),
+                                   ref, atol=1e-12)

@@ -127,12 +127,25 @@ def _shifted(x, w, padding, lhs_dilation, rhs_dilation, groups, osize):
     wm = w.reshape(G, Og, ck)
     out = np.empty((N, O, *osize), dt)
     crop = (slice(None),) * 3 + tuple(slice(0, o) for o in osize[1:])
+    # few products per output (a thin input, e.g. one channel): one small product per image
+    # keeps the output in (N, O, P) order, where one wide product would need its result
+    # transposed, which then costs more than the products
+    per_image = G == 1 and ck < 64
+    k_strides = tuple(rd * r * it for rd, r in zip(rhs_dilation, row))
     for n0 in range(0, N, nb):
         b = min(nb, N - n0)
+        cols = cols_buf[:G * ck * b * L]
+        if per_image:
+            view = _as_strided(flat[n0 * C * R:], (b, Cg, *K, L),
+                               (C * R * it, R * it, *k_strides, it), writeable=False)
+            cols = cols.reshape(b, ck, L)
+            cols.reshape(b, Cg, *K, L)[...] = view
+            res = np.matmul(wm[0], cols, out=res_buf[:b * Og * L].reshape(b, Og, L))
+            out[n0:n0 + b] = res.reshape(b, O, osize[0], *ext[1:])[crop]
+            continue
         view = _as_strided(flat[n0 * C * R:], (G, Cg, *K, b, L),
-                           (Cg * R * it, R * it, *(rd * r * it for rd, r in zip(rhs_dilation, row)),
-                            C * R * it, it), writeable=False)
-        cols = cols_buf[:G * ck * b * L].reshape(G, ck, b * L)
+                           (Cg * R * it, R * it, *k_strides, C * R * it, it), writeable=False)
+        cols = cols.reshape(G, ck, b * L)
         cols.reshape(G, Cg, *K, b, L)[...] = view
         res = np.matmul(wm, cols, out=res_buf[:G * Og * b * L].reshape(G, Og, b * L))
         res = res.reshape(O, b, osize[0], *ext[1:])[crop]
@@ -275,9 +288,12 @@ def _shifted_kernel(x, w, stride, lhs_dilation, padding, groups, osize):
 
 def _use_shifted_kernel(x, w, rhs_dilation, lhs_dilation, padding, osize):
     """An undilated kernel larger than the output, not much smaller than the padded input
-    along the inner dims, and a finite input."""
+    along the inner dims, more column rows than kernel rows, and a finite input."""
     K = w.shape[2:]
+    # the zero-extended kernel is copied once per call: worth it only when the columns
+    # (N * P rows) outnumber the kernel's O rows
     return (all(d == 1 for d in rhs_dilation) and osize[-1] < K[-1]
+            and w.shape[0] <= x.shape[0] * math.prod(osize)
             and math.prod(_padded_extents(x, lhs_dilation, padding)[1:])
             <= 1.5 * math.prod(K[1:])
             and (x.dtype.kind != "f" or bool(np.isfinite(x).all())))
