@@ -2,6 +2,7 @@
 compare outputs, gradients and errors. (No tests here; the test_loss_*.py files import it.)"""
 import re
 import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -11,6 +12,14 @@ import ember
 import ember.nn.functional as F
 
 RNG = np.random.default_rng(1234)
+
+
+def reseed(nodeid):
+    """Each test draws from its own stream, seeded by its id (tests/nn/conftest.py calls
+    this): its data then does not depend on which tests ran before it in the worker."""
+    global RNG
+    RNG = np.random.default_rng(zlib.crc32(nodeid.encode()))
+
 
 TOL = {"float64": dict(rtol=1e-7, atol=1e-10), "float32": dict(rtol=2e-5, atol=2e-6)}
 
